@@ -1,0 +1,1 @@
+"""REST transport: aiohttp views that validate with `schemas/` and call domain services."""

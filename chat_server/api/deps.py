@@ -1,0 +1,128 @@
+"""Helpers every view uses: the caller's identity, client IP, JSON bodies, cookies."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema
+
+from chat_server.api.keys import CONFIG, SERVICES
+from chat_server.config import Config
+from chat_server.errors import Forbidden, Unauthenticated, ValidationFailed
+from chat_server.services.auth import Principal, TokenPair
+from schemas import load
+
+ACCESS_COOKIE = "chat_access"
+REFRESH_COOKIE = "chat_refresh"
+# The refresh cookie is only ever sent to the auth endpoints.
+REFRESH_COOKIE_PATH = "/api/auth"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PRINCIPAL_KEY = "chat.principal"
+
+
+async def principal(request: web.Request) -> Principal:
+    """The authenticated caller, from the Bearer header or the browser's access cookie.
+
+    Cookie-authenticated requests that change state must come from an allowed Origin
+    (CSRF defence on top of SameSite).
+    """
+    cached = request.get(PRINCIPAL_KEY)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    header = request.headers.get("Authorization", "")
+    token = None
+    from_cookie = False
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+        token = value.strip()
+    elif ACCESS_COOKIE in request.cookies:
+        token = request.cookies[ACCESS_COOKIE]
+        from_cookie = True
+    if not token:
+        raise Unauthenticated()
+    if from_cookie and request.method not in SAFE_METHODS:
+        check_origin(request)
+    who = await request.app[SERVICES].auth.authenticate(token)
+    request[PRINCIPAL_KEY] = who
+    return who
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse a cross-site request that rides on cookies: Origin must be ours or allowed."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer")
+        if referer is None:
+            # Non-browser clients send neither; browsers always send Origin on POST/PUT/DELETE.
+            return
+        origin = "/".join(referer.split("/", 3)[:3])
+    config: Config = request.app[CONFIG]
+    own = f"{request.scheme}://{request.host}"
+    if origin == own or origin in config.cors_origins:
+        return
+    raise Forbidden("Cross-site request refused")
+
+
+def client_ip(request: web.Request) -> str:
+    """The caller's IP: X-Forwarded-For is believed only from a trusted proxy."""
+    peer = request.remote or "unknown"
+    config: Config = request.app[CONFIG]
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and peer in config.trusted_proxies:
+        candidate = forwarded.split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            return peer
+    return peer
+
+
+async def json_body(request: web.Request, schema: Schema) -> dict[str, Any]:
+    """The request's JSON body validated by `schema`."""
+    if not request.body_exists:
+        return load(schema, {})
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise ValidationFailed("Request body is not valid JSON") from exc
+    return load(schema, data)
+
+
+def query(request: web.Request, schema: Schema) -> dict[str, Any]:
+    return load(schema, dict(request.query))
+
+
+def path(request: web.Request, schema: Schema) -> dict[str, Any]:
+    return load(schema, dict(request.match_info))
+
+
+def set_session_cookies(response: web.StreamResponse, request: web.Request, pair: TokenPair) -> None:
+    """httpOnly cookies for the browser UI: JavaScript never sees the tokens."""
+    config: Config = request.app[CONFIG]
+    response.set_cookie(
+        ACCESS_COOKIE,
+        pair.access_token,
+        max_age=pair.expires_in,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=config.production,
+    )
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=pair.refresh_expires_in,
+        path=REFRESH_COOKIE_PATH,
+        httponly=True,
+        samesite="Strict",
+        secure=config.production,
+    )
+
+
+def clear_session_cookies(response: web.StreamResponse) -> None:
+    response.del_cookie(ACCESS_COOKIE, path="/")
+    response.del_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)

@@ -1,0 +1,102 @@
+"""Request id, logging context, the public error shape and security headers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from chat_server.api.keys import CONFIG
+from chat_server.errors import ChatError, NotFound, RateLimited, Unavailable
+from chat_server.store.database import DATABASE_DOWN
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# aiohttp's own HTTP errors mapped to our public codes.
+_HTTP_CODES = {
+    400: "validation_error",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+# The API and the UI never need to be framed, to load remote code, or to leak URLs.
+CSP_DEFAULT = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> web.Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return web.json_response({"error": body}, status=status)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bind a request id (taken from X-Request-ID when sane) to every log line."""
+    rid = request.headers.get("X-Request-ID", "")
+    if not (0 < len(rid) <= 64 and rid.replace("-", "").isalnum()):
+        rid = uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    try:
+        response = await handler(request)
+        response.headers["X-Request-ID"] = rid
+        return response
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure leaves as `{"error": {code, message, fields?}}` with the right status."""
+    try:
+        return await handler(request)
+    except RateLimited as exc:
+        resp = web.json_response({"error": exc.to_dict()}, status=exc.status)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    except ChatError as exc:
+        return web.json_response({"error": exc.to_dict()}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 404 else NotFound.default_message
+        resp = error_response(exc.status, code, message)
+        if exc.status == 405 and "Allow" in exc.headers:
+            resp.headers["Allow"] = exc.headers["Allow"]
+        return resp
+    except DATABASE_DOWN as exc:
+        log.warning("database_unavailable", error=str(exc), path=request.path)
+        err = Unavailable()
+        resp = web.json_response({"error": err.to_dict()}, status=err.status)
+        resp.headers["Retry-After"] = "1"
+        return resp
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        return error_response(500, "internal_error", "Something went wrong")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: applied to every response, static files and errors included."""
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("Content-Security-Policy", CSP_DEFAULT)
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.path.startswith("/api/"):
+        h.setdefault("Cache-Control", "no-store")
+    if request.app[CONFIG].production:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

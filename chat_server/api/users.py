@@ -1,0 +1,24 @@
+"""/api/users/me."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from chat_server.api import deps
+from chat_server.api.keys import SERVICES
+from schemas.auth import UpdateMeSchema
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/users/me")
+async def get_me(request: web.Request) -> web.Response:
+    who = await deps.principal(request)
+    return web.json_response(await request.app[SERVICES].users.get_me(who.user_id))
+
+
+@routes.put("/api/users/me")
+async def update_me(request: web.Request) -> web.Response:
+    who = await deps.principal(request)
+    changes = await deps.json_body(request, UpdateMeSchema())
+    return web.json_response(await request.app[SERVICES].users.update_me(who.user_id, changes))

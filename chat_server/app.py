@@ -1,0 +1,144 @@
+"""`create_app(config)`: wires transports, services and resources into one aiohttp app.
+
+Resources each get one `cleanup_ctx`, started in order and closed in reverse:
+database (embedded PostgreSQL when no DATABASE_URL, pool, migrations) -> Redis ->
+domain services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+import socketio
+import structlog
+from aiohttp import web
+
+from chat_server.api import auth, health, messages, rooms, users
+from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, STATE
+from chat_server.api.middleware import errors, request_context, security_headers
+from chat_server.config import Config
+from chat_server.events import Publisher
+from chat_server.realtime import NAMESPACE
+from chat_server.realtime.namespace import ChatNamespace
+from chat_server.realtime.publisher import SocketPublisher
+from chat_server.realtime.server import create_socket_server
+from chat_server.services.auth import AuthService
+from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
+from chat_server.services.messages import MessageService
+from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.registry import Services
+from chat_server.services.rooms import RoomService
+from chat_server.services.tokens import TokenCodec
+from chat_server.services.users import UserService
+from chat_server.store.database import create_pool, start_embedded_postgres
+from chat_server.store.migrate import migrate
+
+log = structlog.get_logger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Largest HTTP request body outside uploads: JSON bodies are small.
+MAX_JSON_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the application; nothing connects until the app starts."""
+    config = config.with_dev_secret()
+    app = web.Application(
+        middlewares=[request_context, errors],
+        client_max_size=MAX_JSON_BODY_BYTES,
+    )
+    app[CONFIG] = config
+    app[STATE] = {"draining": False}
+
+    manager = socketio.AsyncRedisManager(config.redis_url) if config.redis_url else None
+    sio = create_socket_server(config, manager)
+    sio.register_namespace(ChatNamespace(NAMESPACE, lambda: app[SERVICES]))
+    sio.attach(app)
+    publisher = SocketPublisher(sio)
+
+    for module in (auth, users, rooms, messages, health):
+        app.add_routes(module.routes)
+    if (STATIC_DIR / "index.html").exists():
+        app.router.add_get("/", _index)
+        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    app.on_response_prepare.append(security_headers)
+
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_services_ctx(publisher))
+    return app
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """PostgreSQL: the configured URL, else an embedded server under DATA_DIR."""
+    config = app[CONFIG]
+    embedded = None
+    dsn = config.database_url
+    if dsn is None:
+        dsn, embedded = await start_embedded_postgres(config.data_dir)
+    pool = await create_pool(dsn, min_size=config.db_pool_min, max_size=config.db_pool_max)
+    if config.run_migrations:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+    app[POOL] = pool
+    yield
+    await pool.close()
+    if embedded is not None:
+        await asyncio.to_thread(embedded.cleanup)
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """Redis, when REDIS_URL is set: blacklist, rate limits, presence, readiness."""
+    config = app[CONFIG]
+    if config.redis_url is None:
+        yield
+        return
+    client = aioredis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    await client.ping()
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
+    async def _services(app: web.Application) -> AsyncIterator[None]:
+        """The domain services, built once from the resources above."""
+        config = app[CONFIG]
+        pool = app[POOL]
+        redis_client = app.get(REDIS)
+        blacklist: TokenBlacklist = RedisBlacklist(redis_client) if redis_client else MemoryBlacklist()
+        limiter = RateLimiter(
+            {
+                "register": config.rate_limit_register,
+                "login": config.rate_limit_login,
+                "messages": config.rate_limit_messages,
+                "uploads": config.rate_limit_uploads,
+            },
+            redis_url=config.redis_url,
+        )
+        codec = TokenCodec(config.jwt_secret, config.access_token_ttl_s)
+        app[SERVICES] = Services(
+            auth=AuthService(
+                pool,
+                codec,
+                blacklist,
+                publisher,
+                bcrypt_rounds=config.bcrypt_rounds,
+                refresh_ttl_s=config.refresh_token_ttl_s,
+            ),
+            users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds),
+            rooms=RoomService(pool),
+            messages=MessageService(pool, publisher, limiter),
+            limiter=limiter,
+        )
+        log.info("services_ready", instance=config.instance_id)
+        yield
+
+    return _services

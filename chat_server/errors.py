@@ -1,0 +1,80 @@
+"""Domain errors. Each carries the public error code of DESIGN.md §5; the transports map
+them to an HTTP status (api/) or an `{ok: false, error}` ack (realtime/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class ChatError(Exception):
+    """Base of every error a client is allowed to see."""
+
+    code = "internal_error"
+    status = 500
+    default_message = "Something went wrong"
+
+    def __init__(self, message: str | None = None, *, fields: Mapping[str, Any] | None = None):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.fields = dict(fields) if fields else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `error` object of the public error shape."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class ValidationFailed(ChatError):
+    code, status, default_message = "validation_error", 400, "Invalid input"
+
+
+class Unauthenticated(ChatError):
+    code, status, default_message = "unauthenticated", 401, "Authentication required"
+
+
+class InvalidToken(Unauthenticated):
+    code, default_message = "invalid_token", "Invalid token"
+
+
+class TokenExpired(InvalidToken):
+    code, default_message = "token_expired", "Token expired"
+
+
+class Forbidden(ChatError):
+    code, status, default_message = "forbidden", 403, "Not allowed"
+
+
+class NotFound(ChatError):
+    code, status, default_message = "not_found", 404, "Not found"
+
+
+class Conflict(ChatError):
+    code, status, default_message = "conflict", 409, "Conflict"
+
+
+class TooLarge(ChatError):
+    code, status, default_message = "too_large", 413, "Too large"
+
+
+class UnsupportedMediaType(ChatError):
+    code, status, default_message = "unsupported_media_type", 415, "Unsupported media type"
+
+
+class RateLimited(ChatError):
+    code, status, default_message = "rate_limited", 429, "Too many requests"
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["retryAfter"] = self.retry_after
+        return body
+
+
+class Unavailable(ChatError):
+    code, status, default_message = "unavailable", 503, "Temporarily unavailable, retry"

@@ -1,0 +1,242 @@
+"""The `/chat` namespace: one thin `on_<event>` per documented client event (DESIGN.md §6).
+
+Each handler validates its payload with `schemas/`, calls one domain service and answers
+the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import socketio
+import structlog
+from marshmallow import Schema
+
+from chat_server.errors import ChatError, InvalidToken, Unauthenticated, Unavailable
+from chat_server.realtime.rooms import session_room, user_room
+from chat_server.services.auth import Principal
+from chat_server.services.registry import Services
+from chat_server.store.database import DATABASE_DOWN
+from schemas import load
+from schemas.auth import AuthenticateSchema
+from schemas.messages import SendMessageSchema, SyncSchema
+
+log = structlog.get_logger(__name__)
+
+# DESIGN.md §6: a socket that connected without a token has this long to authenticate.
+AUTH_TIMEOUT_S = 10.0
+# Grace after an access token's expiry before its socket is dropped, so a client that
+# refreshes right at expiry is not cut off by clock skew or a slow round trip.
+TOKEN_EXPIRY_GRACE_S = 5.0
+ACCESS_COOKIE = "chat_access"
+# Our access tokens are ~400 bytes; anything far larger is not one.
+MAX_TOKEN_CHARS = 4096
+
+_INTERNAL_ERROR = {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong"}}
+
+
+@dataclass(slots=True)
+class SocketState:
+    """What this instance knows about one of its sockets."""
+
+    principal: Principal | None = None
+    timer: asyncio.TimerHandle | None = None
+    rooms: set[str] = field(default_factory=set)
+
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def event(schema: Schema | None = None, *, auth: bool = True) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
+    """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks."""
+
+    def decorate(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
+        @functools.wraps(fn)
+        async def wrapper(self: ChatNamespace, sid: str, *args: Any) -> dict[str, Any]:
+            state = self.sockets.get(sid)
+            try:
+                if state is None or (auth and state.principal is None):
+                    raise Unauthenticated("Authenticate first")
+                payload = load(schema, args[0] if args else None) if schema is not None else None
+                result = await fn(self, sid, state, payload)
+                return {"ok": True, **result}
+            except ChatError as exc:
+                return {"ok": False, "error": exc.to_dict()}
+            except DATABASE_DOWN as exc:
+                log.warning("database_unavailable", event=fn.__name__, error=str(exc))
+                return {"ok": False, "error": Unavailable().to_dict()}
+            except Exception:
+                log.exception("socket_handler_failed", event=fn.__name__, sid=sid)
+                return _INTERNAL_ERROR
+
+        return wrapper
+
+    return decorate
+
+
+_AUTHENTICATE = AuthenticateSchema()
+_SEND_MESSAGE = SendMessageSchema()
+_SYNC = SyncSchema()
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    """Every client event of DESIGN.md §6."""
+
+    def __init__(self, namespace: str, services: Callable[[], Services]):
+        super().__init__(namespace)
+        self._services = services
+        self.sockets: dict[str, SocketState] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def services(self) -> Services:
+        return self._services()
+
+    async def trigger_event(self, event_name: str, *args: Any) -> Any:
+        if event_name not in ("connect", "disconnect") and not hasattr(ChatNamespace, "on_" + event_name):
+            return {"ok": False, "error": {"code": "unknown_event", "message": "Unknown event"}}
+        return await super().trigger_event(event_name, *args)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Handshake: authenticate from `auth.token` (or the browser cookie) or wait for
+        the `authenticate` event; a bad token is refused with `Invalid token`."""
+        state = SocketState()
+        try:
+            token = _token_from(auth, environ)
+            who = await self.services.auth.authenticate(token) if token is not None else None
+            self.sockets[sid] = state
+            if who is None:
+                state.timer = asyncio.get_running_loop().call_later(
+                    AUTH_TIMEOUT_S, self._spawn, self._drop_unauthenticated, sid
+                )
+                return
+            await self._admit(sid, state, who)
+        except ChatError as exc:
+            self._forget(sid)
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Invalid token", {"code": exc.code, "message": exc.message}
+            ) from None
+        except DATABASE_DOWN as exc:
+            self._forget(sid)
+            log.warning("connect_database_unavailable", error=str(exc))
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Service unavailable", {"code": "unavailable", "message": "Retry shortly"}
+            ) from None
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._forget(sid)
+
+    # -- client events -----------------------------------------------------------------
+
+    @event(_AUTHENTICATE, auth=False)
+    async def on_authenticate(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
+        """Authenticate a token-less socket, or extend a live one with a fresh token."""
+        try:
+            who = await self.services.auth.authenticate(data["token"])
+            if state.principal is not None and state.principal.user_id != who.user_id:
+                raise InvalidToken("Token belongs to another user")
+        except ChatError as exc:
+            await self.emit("auth_error", {"message": exc.message, "code": exc.code}, to=sid)
+            raise
+        if state.principal is None:
+            await self._admit(sid, state, who)
+        else:
+            if state.principal.session_id != who.session_id:
+                await self.leave_room(sid, session_room(state.principal.session_id))
+                await self.enter_room(sid, session_room(who.session_id))
+            state.principal = who
+            self._arm_expiry(sid, state)
+        body = {"userId": who.user_id, "username": who.username}
+        await self.emit("authenticated", body, to=sid)
+        return body
+
+    @event(_SEND_MESSAGE)
+    async def on_send_message(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
+        who = _who(state)
+        message, _ = await self.services.messages.send(
+            user_id=who.user_id,
+            username=who.username,
+            room_id=data["room_id"],
+            content=data["content"],
+            message_type=data["message_type"],
+            client_msg_id=data["client_msg_id"],
+        )
+        return {"message": message}
+
+    @event(_SYNC)
+    async def on_sync(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
+        return await self.services.messages.sync(user_id=_who(state).user_id, rooms=data["rooms"])
+
+    # -- internals ---------------------------------------------------------------------
+
+    async def _admit(self, sid: str, state: SocketState, who: Principal) -> None:
+        """Mark the socket authenticated and enter it into its user, session and chat rooms."""
+        state.principal = who
+        self._arm_expiry(sid, state)
+        await self.enter_room(sid, user_room(who.user_id))
+        await self.enter_room(sid, session_room(who.session_id))
+        for room_id in await self.services.rooms.room_ids_for(who.user_id):
+            await self.enter_room(sid, room_id)
+            state.rooms.add(room_id)
+        structlog.get_logger(__name__).debug("socket_authenticated", sid=sid, user_id=who.user_id)
+
+    def _forget(self, sid: str) -> None:
+        state = self.sockets.pop(sid, None)
+        if state is not None and state.timer is not None:
+            state.timer.cancel()
+
+    def _arm_expiry(self, sid: str, state: SocketState) -> None:
+        """Drop the socket when its access token expires unless a fresh one arrives."""
+        if state.timer is not None:
+            state.timer.cancel()
+        assert state.principal is not None
+        delay = max(0.0, state.principal.expires_at - time.time()) + TOKEN_EXPIRY_GRACE_S
+        state.timer = asyncio.get_running_loop().call_later(delay, self._spawn, self._drop_expired, sid)
+
+    def _spawn(self, fn: Callable[[str], Awaitable[Any]], sid: str) -> None:
+        task = asyncio.ensure_future(fn(sid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drop_unauthenticated(self, sid: str) -> None:
+        state = self.sockets.get(sid)
+        if state is not None and state.principal is None:
+            await self.emit("auth_error", {"message": "Authentication timeout", "code": "auth_timeout"}, to=sid)
+            await self.disconnect(sid)
+
+    async def _drop_expired(self, sid: str) -> None:
+        state = self.sockets.get(sid)
+        if state is not None and state.principal is not None and state.principal.expires_at < time.time():
+            await self.emit("auth_error", {"message": "Token expired", "code": "token_expired"}, to=sid)
+            await self.disconnect(sid)
+
+
+def _who(state: SocketState) -> Principal:
+    assert state.principal is not None
+    return state.principal
+
+
+def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:
+    """The handshake token: `auth: {token}` first, then the browser's httpOnly cookie."""
+    if isinstance(auth, dict) and "token" in auth:
+        token = auth["token"]
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken()
+        return token
+    raw = environ.get("HTTP_COOKIE")
+    if raw:
+        try:
+            cookie = SimpleCookie(raw)
+        except CookieError:
+            return None
+        if ACCESS_COOKIE in cookie and cookie[ACCESS_COOKIE].value:
+            return cookie[ACCESS_COOKIE].value
+    return None

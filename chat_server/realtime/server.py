@@ -1,0 +1,64 @@
+"""The Socket.IO server object and its configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import socketio
+
+from chat_server.config import Config
+
+_UNKNOWN_EVENT = {"ok": False, "error": {"code": "unknown_event", "message": "Unknown event"}}
+
+
+class _OrjsonCodec:
+    """python-socketio's `json` hook: orjson is several times faster than the stdlib on the
+    encode-once-per-emit path."""
+
+    @staticmethod
+    def dumps(obj: Any, **_: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    @staticmethod
+    def loads(s: str | bytes, **_: Any) -> Any:
+        return orjson.loads(s)
+
+
+class ChatSocketServer(socketio.AsyncServer):
+    """AsyncServer that refuses client events named like lifecycle events.
+
+    python-socketio dispatches a client's `42["connect", ...]` to the `connect` handler and
+    a non-string event name raises inside the library; both are refused here before any
+    handler runs.
+    """
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+        event = data[0] if isinstance(data, list) and data else None
+        if not isinstance(event, str) or event in self.reserved_events or len(event) > 64:
+            if id is not None:
+                await self._send_packet(
+                    eio_sid,
+                    self.packet_class(socketio.packet.ACK, namespace=namespace or "/", id=id, data=[_UNKNOWN_EVENT]),
+                )
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
+
+
+def create_socket_server(config: Config, client_manager: Any = None) -> ChatSocketServer:
+    """The server with deliberate limits: heartbeat, payload size, CORS, no compression."""
+    cors: list[str] | None = list(config.cors_origins) or None
+    return ChatSocketServer(
+        async_mode="aiohttp",
+        client_manager=client_manager,
+        json=_OrjsonCodec,
+        cors_allowed_origins=cors,
+        ping_interval=config.ping_interval_s,
+        ping_timeout=config.ping_timeout_s,
+        max_http_buffer_size=config.max_socket_payload_bytes,
+        # Long-polling responses are small JSON; compressing them costs CPU for no gain.
+        http_compression=False,
+        logger=False,
+        engineio_logger=False,
+        transports=["polling", "websocket"],
+    )

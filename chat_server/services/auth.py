@@ -1,0 +1,170 @@
+"""Accounts and sessions: register, log in, refresh with rotation, log out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from chat_server.errors import InvalidToken, Unauthenticated
+from chat_server.events import Publisher
+from chat_server.services import passwords, views
+from chat_server.services.blacklist import TokenBlacklist
+from chat_server.services.tokens import AccessClaims, TokenCodec, hash_refresh_token, new_refresh_token
+from chat_server.store import rooms as room_store
+from chat_server.store import tokens as token_store
+from chat_server.store import users as user_store
+
+log = structlog.get_logger(__name__)
+
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: who they are and which login session they use."""
+
+    user_id: str
+    username: str
+    session_id: str
+    jti: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    user: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "accessToken": self.access_token,
+            "refreshToken": self.refresh_token,
+            "expiresIn": self.expires_in,
+        }
+
+
+class AuthService:
+    """Owns credentials, tokens and login sessions (refresh-token families)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        codec: TokenCodec,
+        blacklist: TokenBlacklist,
+        publisher: Publisher,
+        *,
+        bcrypt_rounds: int,
+        refresh_ttl_s: int,
+    ):
+        self._pool = pool
+        self._codec = codec
+        self._blacklist = blacklist
+        self._publisher = publisher
+        self._rounds = bcrypt_rounds
+        self._refresh_ttl = timedelta(seconds=refresh_ttl_s)
+        # Checked against when a login names no account, so an unknown email costs the same
+        # bcrypt time as a wrong password and timing does not reveal which accounts exist.
+        self._dummy_hash: str | None = None
+
+    async def register(self, email: str, username: str, password: str) -> TokenPair:
+        """Create an account, make it a lobby member and open its first session."""
+        password_hash = await passwords.hash_password(password, self._rounds)
+        async with self._pool.acquire() as conn, conn.transaction():
+            user = await user_store.create_user(conn, email, username, password_hash)
+            await room_store.add_member(conn, room_store.LOBBY_ROOM_ID, user["id"])
+            pair = await self._open_session(conn, user)
+        log.info("user_registered", user_id=str(user["id"]))
+        return pair
+
+    async def login(self, identifier: str, password: str) -> TokenPair:
+        """Check credentials (email or username) and open a new session."""
+        async with self._pool.acquire() as conn:
+            user = await user_store.get_login(conn, identifier)
+        if user is None:
+            if self._dummy_hash is None:
+                self._dummy_hash = await passwords.hash_password(uuid.uuid4().hex, self._rounds)
+            await passwords.verify_password(password, self._dummy_hash)
+            raise Unauthenticated("Invalid email or password")
+        if not await passwords.verify_password(password, user.pop("password_hash")):
+            raise Unauthenticated("Invalid email or password")
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await self._open_session(conn, user)
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Exchange a refresh token for a new pair; the old one is spent.
+
+        Presenting a spent (rotated) token means it was stolen or replayed: the whole
+        family is revoked and the caller must log in again.
+        """
+        token_hash = hash_refresh_token(refresh_token)
+        reused_family = None
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await token_store.lock_refresh_token(conn, token_hash)
+            if row is None or row["revoked_at"] is not None:
+                raise InvalidToken("Invalid refresh token")
+            if row["rotated_at"] is not None:
+                await token_store.revoke_family(conn, row["family_id"])
+                reused_family = row["family_id"]
+            elif row["expires_at"] <= datetime.now(UTC):
+                raise InvalidToken("Refresh token expired")
+            else:
+                await token_store.mark_rotated(conn, row["id"])
+                user = await user_store.get_user(conn, row["user_id"])
+                if user is None:
+                    raise InvalidToken("Invalid refresh token")
+                return await self._issue(conn, user, row["family_id"])
+        # Outside the transaction so the revocation is committed whatever happens next.
+        log.warning("refresh_token_reuse", family_id=str(reused_family))
+        await self._publisher.revoke_session(str(reused_family))
+        raise InvalidToken("Refresh token reuse detected; session revoked")
+
+    async def logout(self, principal: Principal) -> None:
+        """End a login session: blacklist the access token, revoke its refresh family and
+        disconnect its sockets everywhere."""
+        await self._blacklist.add(principal.jti, principal.expires_at)
+        async with self._pool.acquire() as conn:
+            await token_store.revoke_family(conn, uuid.UUID(principal.session_id))
+        await self._publisher.revoke_session(principal.session_id)
+        log.info("user_logged_out", user_id=principal.user_id)
+
+    async def authenticate(self, token: str) -> Principal:
+        """Verify an access token and that it has not been revoked."""
+        claims: AccessClaims = self._codec.decode_access(token)
+        if await self._blacklist.contains(claims.jti):
+            raise InvalidToken("Token revoked")
+        return Principal(
+            user_id=claims.user_id,
+            username=claims.username,
+            session_id=claims.session_id,
+            jti=claims.jti,
+            expires_at=claims.expires_at,
+        )
+
+    async def _open_session(self, conn: asyncpg.Connection, user: dict[str, Any]) -> TokenPair:
+        return await self._issue(conn, user, uuid.uuid4())
+
+    async def _issue(self, conn: asyncpg.Connection, user: dict[str, Any], family_id: uuid.UUID) -> TokenPair:
+        refresh = new_refresh_token()
+        await token_store.insert_refresh_token(
+            conn,
+            user["id"],
+            family_id,
+            hash_refresh_token(refresh),
+            datetime.now(UTC) + self._refresh_ttl,
+        )
+        access, claims = self._codec.issue_access(str(user["id"]), user["username"], str(family_id))
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self._codec.access_ttl_s,
+            refresh_expires_in=int(self._refresh_ttl.total_seconds()),
+            user=views.user_private(user),
+        )

@@ -1,0 +1,20 @@
+"""The set of domain services one app instance uses, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat_server.services.auth import AuthService
+from chat_server.services.messages import MessageService
+from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.rooms import RoomService
+from chat_server.services.users import UserService
+
+
+@dataclass(frozen=True)
+class Services:
+    auth: AuthService
+    users: UserService
+    rooms: RoomService
+    messages: MessageService
+    limiter: RateLimiter

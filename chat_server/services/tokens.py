@@ -1,0 +1,102 @@
+"""JWT access tokens and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from chat_server.errors import InvalidToken, TokenExpired
+
+# Pinned: decoding never trusts the token's own `alg` header (no `none`, no RS/HS confusion).
+JWT_ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
+# Tolerated clock difference between instances when checking exp/iat.
+CLOCK_LEEWAY_S = 5
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified access token says."""
+
+    user_id: str
+    username: str
+    session_id: str
+    jti: str
+    expires_at: int
+
+
+class TokenCodec:
+    """Issues and verifies signed access tokens."""
+
+    def __init__(self, secret: str, access_ttl_s: int):
+        if not secret:
+            raise ValueError("a JWT secret is required")
+        self._secret = secret
+        self.access_ttl_s = access_ttl_s
+
+    def issue_access(self, user_id: str, username: str, session_id: str) -> tuple[str, AccessClaims]:
+        now = int(time.time())
+        claims = AccessClaims(
+            user_id=user_id,
+            username=username,
+            session_id=session_id,
+            jti=uuid.uuid4().hex,
+            expires_at=now + self.access_ttl_s,
+        )
+        token = jwt.encode(
+            {
+                "sub": user_id,
+                "name": username,
+                "sid": session_id,
+                "jti": claims.jti,
+                "type": ACCESS_TOKEN_TYPE,
+                "iat": now,
+                "nbf": now,
+                "exp": claims.expires_at,
+            },
+            self._secret,
+            algorithm=JWT_ALGORITHM,
+        )
+        return token, claims
+
+    def decode_access(self, token: str) -> AccessClaims:
+        """Verify signature, algorithm, expiry and type; raise InvalidToken otherwise."""
+        try:
+            data = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[JWT_ALGORITHM],
+                leeway=CLOCK_LEEWAY_S,
+                options={"require": ["exp", "iat", "jti", "sub", "type", "sid"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        if data.get("type") != ACCESS_TOKEN_TYPE:
+            raise InvalidToken()
+        try:
+            return AccessClaims(
+                user_id=str(uuid.UUID(str(data["sub"]))),
+                username=str(data.get("name", "")),
+                session_id=str(data["sid"]),
+                jti=str(data["jti"]),
+                expires_at=int(data["exp"]),
+            )
+        except (ValueError, TypeError) as exc:
+            raise InvalidToken() from exc
+
+
+def new_refresh_token() -> str:
+    """An opaque, unguessable refresh token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    """What is stored: a leaked table cannot be replayed."""
+    return hashlib.sha256(token.encode()).hexdigest()

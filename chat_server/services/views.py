@@ -1,0 +1,79 @@
+"""Public JSON shapes (camelCase, ISO-8601 UTC) of stored rows.
+
+One place turns a database record into what REST responses, acks and events carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso(ts: datetime | None) -> str | None:
+    """ISO-8601 in UTC with a `Z`, millisecond precision (what JS `Date` prints)."""
+    if ts is None:
+        return None
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_public(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A user as other users see them."""
+    return {
+        "id": str(row["id"]),
+        "username": row["username"],
+        "displayName": row.get("display_name"),
+        "lastSeen": iso(row.get("last_seen_at")),
+    }
+
+
+def user_private(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A user as they see themselves (adds email and timestamps)."""
+    return {
+        **user_public(row),
+        "email": row["email"],
+        "createdAt": iso(row["created_at"]),
+        "updatedAt": iso(row["updated_at"]),
+    }
+
+
+def message(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A message object of DESIGN.md §6."""
+    out: dict[str, Any] = {
+        "id": str(row["id"]),
+        "roomId": str(row["room_id"]),
+        "seq": row["seq"],
+        "userId": str(row["user_id"]) if row["user_id"] else None,
+        "username": row["username"],
+        "content": row["content"],
+        "contentHtml": row["content_html"],
+        "messageType": row["message_type"],
+        "createdAt": iso(row["created_at"]),
+    }
+    if row["client_msg_id"] is not None:
+        out["clientMsgId"] = row["client_msg_id"]
+    if row["edited_at"] is not None:
+        out["editedAt"] = iso(row["edited_at"])
+    if row["file_id"] is not None:
+        out["fileId"] = str(row["file_id"])
+    return out
+
+
+def room(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A room as listed and detailed over REST."""
+    out: dict[str, Any] = {
+        "id": str(row["id"]),
+        "name": row["name"],
+        "description": row["description"],
+        "isPrivate": row["is_private"],
+        "kind": row["kind"],
+        "createdBy": str(row["created_by"]) if row["created_by"] else None,
+        "createdAt": iso(row["created_at"]),
+        "lastSeq": row["last_seq"],
+        "memberCount": row["member_count"],
+    }
+    if "is_member" in row:
+        out["isMember"] = row["is_member"]
+    if "unread_count" in row:
+        out["unreadCount"] = row["unread_count"]
+    return out

@@ -1,0 +1,27 @@
+"""Marshmallow schemas: the one place every REST body and socket payload is validated.
+
+`load(schema, data)` returns the cleaned data or raises the domain `ValidationFailed` with
+per-field messages in camelCase, the public error shape of DESIGN.md §5.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema
+from marshmallow import ValidationError as _MarshmallowError
+
+from chat_server.errors import ValidationFailed
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """Validate `data` against `schema`; never lets a marshmallow error escape."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("Expected a JSON object", fields={"_schema": ["Expected an object."]})
+    try:
+        result = schema.load(data)
+    except _MarshmallowError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed("Invalid input", fields=messages) from exc
+    assert isinstance(result, dict)
+    return result

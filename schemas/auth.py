@@ -1,0 +1,63 @@
+"""Registration, login, refresh."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate
+
+from schemas.common import CamelSchema, single_line
+
+# DESIGN.md §5: letters, digits, underscore; 3-50.
+USERNAME_RE = r"^[A-Za-z0-9_]{3,50}$"
+PASSWORD_MIN_CHARS = 8
+# bcrypt ignores everything after 72 bytes; bcrypt 5 refuses it. Refuse it clearly instead.
+PASSWORD_MAX_BYTES = 72
+EMAIL_MAX = 255
+
+
+def password_rules(value: str) -> None:
+    if len(value) < PASSWORD_MIN_CHARS:
+        raise ValidationError(f"Must be at least {PASSWORD_MIN_CHARS} characters.")
+    if len(value.encode("utf-8", errors="surrogatepass")) > PASSWORD_MAX_BYTES:
+        raise ValidationError(f"Must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8.")
+    single_line(value)
+
+
+class RegisterSchema(CamelSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX))
+    username = fields.String(
+        required=True,
+        validate=validate.Regexp(USERNAME_RE, error="3-50 letters, digits or underscores."),
+    )
+    password = fields.String(required=True, validate=password_rules)
+
+
+class LoginSchema(CamelSchema):
+    """Log in by email, or by username in the same `email` field, or in `username`."""
+
+    email = fields.String(validate=[validate.Length(min=1, max=EMAIL_MAX), single_line])
+    username = fields.String(validate=[validate.Length(min=1, max=EMAIL_MAX), single_line])
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+    @staticmethod
+    def identifier(data: dict[str, str]) -> str:
+        return data.get("email") or data.get("username") or ""
+
+
+class RefreshSchema(CamelSchema):
+    refresh_token = fields.String(validate=validate.Length(min=1, max=512))
+
+
+class AuthenticateSchema(CamelSchema):
+    """The `authenticate` socket event."""
+
+    token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class UpdateMeSchema(CamelSchema):
+    username = fields.String(
+        validate=validate.Regexp(USERNAME_RE, error="3-50 letters, digits or underscores.")
+    )
+    email = fields.Email(validate=validate.Length(max=EMAIL_MAX))
+    display_name = fields.String(allow_none=True, validate=[validate.Length(max=100), single_line])
+    password = fields.String(validate=password_rules)
+    current_password = fields.String(validate=validate.Length(max=1024))
