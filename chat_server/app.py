@@ -8,6 +8,7 @@ domain services.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import socketio
 import structlog
 from aiohttp import web
 
-from chat_server.api import auth, health, messages, rooms, users
+from chat_server.api import auth, direct, health, messages, rooms, users
 from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, STATE
 from chat_server.api.middleware import errors, request_context, security_headers
 from chat_server.config import Config
@@ -27,11 +28,19 @@ from chat_server.realtime.publisher import SocketPublisher
 from chat_server.realtime.server import create_socket_server
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
-from chat_server.services.messages import MessageService
+from chat_server.services.direct import DirectService
+from chat_server.services.messages import MessageService, MessageStore
+from chat_server.services.presence import (
+    MemoryPresenceRegistry,
+    PresenceService,
+    RedisPresenceRegistry,
+)
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reads import ReadService
 from chat_server.services.registry import Services
 from chat_server.services.rooms import RoomService
 from chat_server.services.tokens import TokenCodec
+from chat_server.services.typing import TypingService
 from chat_server.services.users import UserService
 from chat_server.store.database import create_pool, start_embedded_postgres
 from chat_server.store.migrate import migrate
@@ -55,11 +64,12 @@ def create_app(config: Config) -> web.Application:
 
     manager = socketio.AsyncRedisManager(config.redis_url) if config.redis_url else None
     sio = create_socket_server(config, manager)
-    sio.register_namespace(ChatNamespace(NAMESPACE, lambda: app[SERVICES]))
+    namespace = ChatNamespace(NAMESPACE, lambda: app[SERVICES])
+    sio.register_namespace(namespace)
     sio.attach(app)
-    publisher = SocketPublisher(sio)
+    publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, health):
+    for module in (auth, users, rooms, messages, direct, health):
         app.add_routes(module.routes)
     if (STATIC_DIR / "index.html").exists():
         app.router.add_get("/", _index)
@@ -69,6 +79,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services_ctx(publisher))
+    app.cleanup_ctx.append(_background_tasks)
     return app
 
 
@@ -113,7 +124,9 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         config = app[CONFIG]
         pool = app[POOL]
         redis_client = app.get(REDIS)
-        blacklist: TokenBlacklist = RedisBlacklist(redis_client) if redis_client else MemoryBlacklist()
+        blacklist: TokenBlacklist = (
+            RedisBlacklist(redis_client) if redis_client else MemoryBlacklist()
+        )
         limiter = RateLimiter(
             {
                 "register": config.rate_limit_register,
@@ -124,6 +137,10 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             redis_url=config.redis_url,
         )
         codec = TokenCodec(config.jwt_secret, config.access_token_ttl_s)
+        registry = RedisPresenceRegistry(redis_client) if redis_client else MemoryPresenceRegistry()
+        presence = PresenceService(pool, publisher, registry)
+        typing = TypingService(publisher)
+        store = MessageStore(pool, limiter, typing)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,
@@ -134,11 +151,26 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 refresh_ttl_s=config.refresh_token_ttl_s,
             ),
             users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds),
-            rooms=RoomService(pool),
-            messages=MessageService(pool, publisher, limiter),
+            rooms=RoomService(pool, publisher, presence, typing),
+            messages=MessageService(pool, publisher, store),
+            direct=DirectService(pool, publisher, store, presence),
+            reads=ReadService(pool, publisher),
+            presence=presence,
+            typing=typing,
             limiter=limiter,
         )
         log.info("services_ready", instance=config.instance_id)
         yield
 
     return _services
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Presence flushing and heartbeats; on shutdown this instance's users go offline."""
+    presence = app[SERVICES].presence
+    task = asyncio.create_task(presence.run(), name="presence")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await presence.close()

@@ -50,7 +50,10 @@ def _serve(config: Config) -> int:
         port=config.port,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         access_log=None,
-        print=lambda msg: print(f"chat-server {config.instance_id}: listening on http://{config.host}:{config.port}", flush=True),
+        print=lambda msg: print(
+            f"chat-server {config.instance_id}: listening on http://{config.host}:{config.port}",
+            flush=True,
+        ),
     )
     return 0
 

@@ -37,7 +37,7 @@ DEFAULT_PING_TIMEOUT_S = 20.0
 # the server buffer.
 DEFAULT_MAX_SOCKET_PAYLOAD_BYTES = 64 * 1024
 
-DEV_SECRET_FILE = "jwt_secret"
+DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
 
 class ConfigError(ValueError):
@@ -94,7 +94,9 @@ class Config:
         production = chat_env == "production"
         secret = e.get("JWT_SECRET", "")
         if production and len(secret) < 32:
-            raise ConfigError("JWT_SECRET (at least 32 characters) is required when CHAT_ENV=production")
+            raise ConfigError(
+                "JWT_SECRET (at least 32 characters) is required when CHAT_ENV=production"
+            )
         cfg = cls(
             host=host,
             port=port,

@@ -7,22 +7,29 @@ emitting; services never see a socket.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-TargetKind = Literal["room", "user", "session"]
+TargetKind = Literal["room", "rooms", "user", "session"]
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Who receives an event: everyone in a chat room, all sockets of a user, or of one login."""
+    """Who receives an event: everyone in a chat room (or in any of several rooms, each
+    socket once), all sockets of a user, or of one login session."""
 
     kind: TargetKind
     id: str
+    ids: tuple[str, ...] = ()
 
     @classmethod
     def room(cls, room_id: object) -> Target:
         return cls("room", str(room_id))
+
+    @classmethod
+    def rooms(cls, room_ids: Iterable[object]) -> Target:
+        return cls("rooms", "", tuple(str(r) for r in room_ids))
 
     @classmethod
     def user(cls, user_id: object) -> Target:
@@ -40,6 +47,8 @@ class Event:
     name: str
     payload: dict[str, Any]
     target: Target
+    # The acting user's own sockets are skipped (e.g. nobody sees their own typing).
+    exclude_user: str | None = None
 
 
 class Publisher(Protocol):
@@ -51,6 +60,10 @@ class Publisher(Protocol):
         """Tell and disconnect every socket of a login session (logout)."""
         ...
 
+    async def follow_membership(self, user_id: str, room_id: str, joined: bool) -> None:
+        """Make every socket of the user enter (or leave) the room, on every instance."""
+        ...
+
 
 class NullPublisher:
     """Publishes nothing: for services used without a realtime layer (CLI, unit tests)."""
@@ -58,9 +71,13 @@ class NullPublisher:
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.revoked: list[str] = []
+        self.memberships: list[tuple[str, str, bool]] = []
 
     async def publish(self, event: Event) -> None:
         self.events.append(event)
 
     async def revoke_session(self, session_id: str) -> None:
         self.revoked.append(session_id)
+
+    async def follow_membership(self, user_id: str, room_id: str, joined: bool) -> None:
+        self.memberships.append((user_id, room_id, joined))

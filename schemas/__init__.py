@@ -17,7 +17,9 @@ from chat_server.errors import ValidationFailed
 def load(schema: Schema, data: Any) -> dict[str, Any]:
     """Validate `data` against `schema`; never lets a marshmallow error escape."""
     if not isinstance(data, dict):
-        raise ValidationFailed("Expected a JSON object", fields={"_schema": ["Expected an object."]})
+        raise ValidationFailed(
+            "Expected a JSON object", fields={"_schema": ["Expected an object."]}
+        )
     try:
         result = schema.load(data)
     except _MarshmallowError as exc:

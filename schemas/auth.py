@@ -6,8 +6,10 @@ from marshmallow import ValidationError, fields, validate
 
 from schemas.common import CamelSchema, single_line
 
-# DESIGN.md §5: letters, digits, underscore; 3-50.
-USERNAME_RE = r"^[A-Za-z0-9_]{3,50}$"
+# DESIGN.md §5: letters, digits, underscore; 3-50. Python's `$` also matches before a
+# trailing newline ("alice\n" would pass); `(?!\n)` forbids that and stays a valid
+# ECMAScript pattern for the OpenAPI document.
+USERNAME_RE = r"^[A-Za-z0-9_]{3,50}$(?!\n)"
 PASSWORD_MIN_CHARS = 8
 # bcrypt ignores everything after 72 bytes; bcrypt 5 refuses it. Refuse it clearly instead.
 PASSWORD_MAX_BYTES = 72

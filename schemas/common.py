@@ -63,3 +63,12 @@ class StrictInteger(fields.Integer):
         result = super()._deserialize(value, attr, data, **kwargs)
         assert isinstance(result, int)
         return result
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true/false, not "yes", 1 or "true"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

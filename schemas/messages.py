@@ -19,17 +19,29 @@ SYNC_MAX_ROOMS = 500
 SEQ_MAX = 2**62
 
 
-class SendMessageSchema(CamelSchema):
-    room_id = fields.UUID(required=True)
-    content = fields.String(
+def content_field() -> fields.String:
+    return fields.String(
         required=True,
         validate=[validate.Length(min=1, max=MAX_CONTENT_CHARS), no_control_chars, not_blank],
     )
-    message_type = fields.String(load_default="text", validate=validate.OneOf(["text"]))
-    client_msg_id = fields.String(
+
+
+def message_type_field() -> fields.String:
+    return fields.String(load_default="text", validate=validate.OneOf(["text"]))
+
+
+def client_msg_id_field() -> fields.String:
+    return fields.String(
         load_default=None,
         validate=[validate.Length(min=1, max=MAX_CLIENT_MSG_ID), no_control_chars],
     )
+
+
+class SendMessageSchema(CamelSchema):
+    room_id = fields.UUID(required=True)
+    content = content_field()
+    message_type = message_type_field()
+    client_msg_id = client_msg_id_field()
 
 
 class PostMessageSchema(SendMessageSchema):
@@ -59,3 +71,19 @@ class SyncSchema(CamelSchema):
         required=True,
         validate=validate.Length(max=SYNC_MAX_ROOMS),
     )
+
+
+class SendDirectMessageSchema(CamelSchema):
+    """`send_dm`: like send_message, addressed to a user."""
+
+    recipient_id = fields.UUID(required=True)
+    content = content_field()
+    message_type = message_type_field()
+    client_msg_id = client_msg_id_field()
+
+
+class PostDirectMessageSchema(SendDirectMessageSchema):
+    """The HTTP fallback for DMs: the recipient comes from the URL."""
+
+    class Meta:
+        exclude = ("recipient_id",)

@@ -19,7 +19,7 @@ REFRESH_COOKIE = "chat_refresh"
 # The refresh cookie is only ever sent to the auth endpoints.
 REFRESH_COOKIE_PATH = "/api/auth"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PRINCIPAL_KEY = "chat.principal"
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 
 async def principal(request: web.Request) -> Principal:
@@ -28,9 +28,9 @@ async def principal(request: web.Request) -> Principal:
     Cookie-authenticated requests that change state must come from an allowed Origin
     (CSRF defence on top of SameSite).
     """
-    cached = request.get(PRINCIPAL_KEY)
+    cached: Principal | None = request.get(PRINCIPAL_KEY)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     header = request.headers.get("Authorization", "")
     token = None
     from_cookie = False
@@ -100,7 +100,9 @@ def path(request: web.Request, schema: Schema) -> dict[str, Any]:
     return load(schema, dict(request.match_info))
 
 
-def set_session_cookies(response: web.StreamResponse, request: web.Request, pair: TokenPair) -> None:
+def set_session_cookies(
+    response: web.StreamResponse, request: web.Request, pair: TokenPair
+) -> None:
     """httpOnly cookies for the browser UI: JavaScript never sees the tokens."""
     config: Config = request.app[CONFIG]
     response.set_cookie(

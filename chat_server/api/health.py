@@ -41,10 +41,10 @@ async def ready(request: web.Request) -> web.Response:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
-    ok = checks["draining"] == "no" and all(
-        v == "ok" for k, v in checks.items() if k != "draining"
+    ok = checks["draining"] == "no" and all(v == "ok" for k, v in checks.items() if k != "draining")
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
     )
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
 
 @routes.get("/metrics")

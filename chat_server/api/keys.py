@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from chat_server.config import Config
@@ -13,5 +12,5 @@ from chat_server.services.registry import Services
 CONFIG = web.AppKey("config", Config)
 SERVICES = web.AppKey("services", Services)
 POOL = web.AppKey("pool", asyncpg.Pool)
-REDIS = web.AppKey("redis", Any)
+REDIS = web.AppKey("redis", aioredis.Redis)
 STATE = web.AppKey("state", dict)

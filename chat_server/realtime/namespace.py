@@ -18,14 +18,15 @@ import socketio
 import structlog
 from marshmallow import Schema
 
-from chat_server.errors import ChatError, InvalidToken, Unauthenticated, Unavailable
+from chat_server.errors import ChatError, InvalidToken, NotFound, Unauthenticated, Unavailable
 from chat_server.realtime.rooms import session_room, user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
 from chat_server.store.database import DATABASE_DOWN
 from schemas import load
 from schemas.auth import AuthenticateSchema
-from schemas.messages import SendMessageSchema, SyncSchema
+from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
+from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,10 @@ ACCESS_COOKIE = "chat_access"
 # Our access tokens are ~400 bytes; anything far larger is not one.
 MAX_TOKEN_CHARS = 4096
 
-_INTERNAL_ERROR = {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong"}}
+_INTERNAL_ERROR = {
+    "ok": False,
+    "error": {"code": "internal_error", "message": "Something went wrong"},
+}
 
 
 @dataclass(slots=True)
@@ -53,7 +57,9 @@ class SocketState:
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 
-def event(schema: Schema | None = None, *, auth: bool = True) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
+def event(
+    schema: Schema | None = None, *, auth: bool = True
+) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
     """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks."""
 
     def decorate(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -82,7 +88,11 @@ def event(schema: Schema | None = None, *, auth: bool = True) -> Callable[[Handl
 
 _AUTHENTICATE = AuthenticateSchema()
 _SEND_MESSAGE = SendMessageSchema()
+_SEND_DM = SendDirectMessageSchema()
 _SYNC = SyncSchema()
+_ROOM_EVENT = RoomEventSchema()
+_TYPING = TypingSchema()
+_MARK_READ = MarkReadSchema()
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -99,7 +109,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         return self._services()
 
     async def trigger_event(self, event_name: str, *args: Any) -> Any:
-        if event_name not in ("connect", "disconnect") and not hasattr(ChatNamespace, "on_" + event_name):
+        if event_name not in ("connect", "disconnect") and not hasattr(
+            ChatNamespace, "on_" + event_name
+        ):
             return {"ok": False, "error": {"code": "unknown_event", "message": "Unknown event"}}
         return await super().trigger_event(event_name, *args)
 
@@ -132,12 +144,22 @@ class ChatNamespace(socketio.AsyncNamespace):
             ) from None
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._forget(sid)
+        state = self._forget(sid)
+        if state is None or state.principal is None:
+            return
+        who = state.principal
+        try:
+            await self.services.typing.stop_all(who.user_id)
+            await self.services.presence.disconnected(who.user_id, sid)
+        except Exception:
+            log.warning("disconnect_cleanup_failed", sid=sid, user_id=who.user_id, exc_info=True)
 
     # -- client events -----------------------------------------------------------------
 
     @event(_AUTHENTICATE, auth=False)
-    async def on_authenticate(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_authenticate(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
         """Authenticate a token-less socket, or extend a live one with a fresh token."""
         try:
             who = await self.services.auth.authenticate(data["token"])
@@ -159,7 +181,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         return body
 
     @event(_SEND_MESSAGE)
-    async def on_send_message(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_send_message(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
         who = _who(state)
         message, _ = await self.services.messages.send(
             user_id=who.user_id,
@@ -175,7 +199,88 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def on_sync(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         return await self.services.messages.sync(user_id=_who(state).user_id, rooms=data["rooms"])
 
+    @event(_SEND_DM)
+    async def on_send_dm(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        who = _who(state)
+        message, _ = await self.services.direct.send(
+            user_id=who.user_id,
+            username=who.username,
+            recipient_id=data["recipient_id"],
+            content=data["content"],
+            message_type=data["message_type"],
+            client_msg_id=data["client_msg_id"],
+        )
+        return {"message": message}
+
+    @event(_ROOM_EVENT)
+    async def on_join_room(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        who = _who(state)
+        room = await self.services.rooms.join(who.user_id, who.username, data["room_id"])
+        return {"room": room}
+
+    @event(_ROOM_EVENT)
+    async def on_leave_room(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        await self.services.rooms.leave(_who(state).user_id, data["room_id"])
+        return {"roomId": str(data["room_id"])}
+
+    @event(_TYPING)
+    async def on_typing_start(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        who = _who(state)
+        room_id = await self._typing_room(state, data)
+        await self.services.typing.start(who.user_id, who.username, room_id)
+        return {"roomId": room_id}
+
+    @event(_TYPING)
+    async def on_typing_stop(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        room_id = await self._typing_room(state, data)
+        await self.services.typing.stop(_who(state).user_id, room_id)
+        return {"roomId": room_id}
+
+    @event(_MARK_READ)
+    async def on_mark_read(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self.services.reads.mark_read(
+            _who(state).user_id,
+            seq=data["seq"],
+            room_id=data.get("room_id"),
+            other_user_id=data.get("user_id"),
+        )
+
+    async def follow_membership(self, sid: str, room_id: str, joined: bool) -> None:
+        """Move one local socket into or out of a room (membership changed elsewhere)."""
+        state = self.sockets.get(sid)
+        if state is None:
+            return
+        if joined:
+            await self.enter_room(sid, room_id)
+            state.rooms.add(room_id)
+        else:
+            await self.leave_room(sid, room_id)
+            state.rooms.discard(room_id)
+
     # -- internals ---------------------------------------------------------------------
+
+    async def _typing_room(self, state: SocketState, data: dict[str, Any]) -> str:
+        """The room typing refers to; it must be one of this socket's rooms."""
+        if "user_id" in data:
+            room = await self.services.direct.room_with(_who(state).user_id, data["user_id"])
+            room_id = str(room) if room else ""
+        else:
+            room_id = str(data["room_id"])
+        if room_id not in state.rooms:
+            raise NotFound("Room not found")
+        return room_id
 
     async def _admit(self, sid: str, state: SocketState, who: Principal) -> None:
         """Mark the socket authenticated and enter it into its user, session and chat rooms."""
@@ -186,12 +291,17 @@ class ChatNamespace(socketio.AsyncNamespace):
         for room_id in await self.services.rooms.room_ids_for(who.user_id):
             await self.enter_room(sid, room_id)
             state.rooms.add(room_id)
-        structlog.get_logger(__name__).debug("socket_authenticated", sid=sid, user_id=who.user_id)
+        await self.services.presence.connected(who.user_id, who.username, sid)
+        # What happened while away: unread counts, and DMs received while offline.
+        await self.emit("unread", await self.services.reads.unread_summary(who.user_id), to=sid)
+        for message in await self.services.reads.pending_direct_messages(who.user_id):
+            await self.emit("new_dm", {"message": message}, to=sid)
 
-    def _forget(self, sid: str) -> None:
+    def _forget(self, sid: str) -> SocketState | None:
         state = self.sockets.pop(sid, None)
         if state is not None and state.timer is not None:
             state.timer.cancel()
+        return state
 
     def _arm_expiry(self, sid: str, state: SocketState) -> None:
         """Drop the socket when its access token expires unless a fresh one arrives."""
@@ -199,7 +309,9 @@ class ChatNamespace(socketio.AsyncNamespace):
             state.timer.cancel()
         assert state.principal is not None
         delay = max(0.0, state.principal.expires_at - time.time()) + TOKEN_EXPIRY_GRACE_S
-        state.timer = asyncio.get_running_loop().call_later(delay, self._spawn, self._drop_expired, sid)
+        state.timer = asyncio.get_running_loop().call_later(
+            delay, self._spawn, self._drop_expired, sid
+        )
 
     def _spawn(self, fn: Callable[[str], Awaitable[Any]], sid: str) -> None:
         task = asyncio.ensure_future(fn(sid))
@@ -209,13 +321,21 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def _drop_unauthenticated(self, sid: str) -> None:
         state = self.sockets.get(sid)
         if state is not None and state.principal is None:
-            await self.emit("auth_error", {"message": "Authentication timeout", "code": "auth_timeout"}, to=sid)
+            await self.emit(
+                "auth_error", {"message": "Authentication timeout", "code": "auth_timeout"}, to=sid
+            )
             await self.disconnect(sid)
 
     async def _drop_expired(self, sid: str) -> None:
         state = self.sockets.get(sid)
-        if state is not None and state.principal is not None and state.principal.expires_at < time.time():
-            await self.emit("auth_error", {"message": "Token expired", "code": "token_expired"}, to=sid)
+        if (
+            state is not None
+            and state.principal is not None
+            and state.principal.expires_at < time.time()
+        ):
+            await self.emit(
+                "auth_error", {"message": "Token expired", "code": "token_expired"}, to=sid
+            )
             await self.disconnect(sid)
 
 

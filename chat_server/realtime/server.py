@@ -33,13 +33,20 @@ class ChatSocketServer(socketio.AsyncServer):
     handler runs.
     """
 
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+    async def _handle_event(
+        self, eio_sid: str, namespace: str | None, id: int | None, data: Any
+    ) -> None:
         event = data[0] if isinstance(data, list) and data else None
         if not isinstance(event, str) or event in self.reserved_events or len(event) > 64:
             if id is not None:
                 await self._send_packet(
                     eio_sid,
-                    self.packet_class(socketio.packet.ACK, namespace=namespace or "/", id=id, data=[_UNKNOWN_EVENT]),
+                    self.packet_class(
+                        socketio.packet.ACK,
+                        namespace=namespace or "/",
+                        id=id,
+                        data=[_UNKNOWN_EVENT],
+                    ),
                 )
             return
         await super()._handle_event(eio_sid, namespace, id, data)

@@ -14,13 +14,17 @@ from chat_server.errors import InvalidToken, Unauthenticated
 from chat_server.events import Publisher
 from chat_server.services import passwords, views
 from chat_server.services.blacklist import TokenBlacklist
-from chat_server.services.tokens import AccessClaims, TokenCodec, hash_refresh_token, new_refresh_token
+from chat_server.services.tokens import (
+    AccessClaims,
+    TokenCodec,
+    hash_refresh_token,
+    new_refresh_token,
+)
 from chat_server.store import rooms as room_store
 from chat_server.store import tokens as token_store
 from chat_server.store import users as user_store
 
 log = structlog.get_logger(__name__)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,9 @@ class AuthService:
     async def _open_session(self, conn: asyncpg.Connection, user: dict[str, Any]) -> TokenPair:
         return await self._issue(conn, user, uuid.uuid4())
 
-    async def _issue(self, conn: asyncpg.Connection, user: dict[str, Any], family_id: uuid.UUID) -> TokenPair:
+    async def _issue(
+        self, conn: asyncpg.Connection, user: dict[str, Any], family_id: uuid.UUID
+    ) -> TokenPair:
         refresh = new_refresh_token()
         await token_store.insert_refresh_token(
             conn,
@@ -160,7 +166,9 @@ class AuthService:
             hash_refresh_token(refresh),
             datetime.now(UTC) + self._refresh_ttl,
         )
-        access, claims = self._codec.issue_access(str(user["id"]), user["username"], str(family_id))
+        access, _claims = self._codec.issue_access(
+            str(user["id"]), user["username"], str(family_id)
+        )
         return TokenPair(
             access_token=access,
             refresh_token=refresh,

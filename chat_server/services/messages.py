@@ -1,18 +1,26 @@
-"""Sending and reading messages: the delivery guarantees of DESIGN.md §7 live here."""
+"""Sending and reading room messages: the delivery guarantees of DESIGN.md §7 live here.
+
+Room messages and direct messages share one persistence path (`MessageStore.persist`):
+per-room seq taken under the room row's lock, idempotent retries by clientMsgId, ack only
+after commit, then one announcement.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import structlog
 
+from chat_server.errors import Conflict
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.render import render_markdown
 from chat_server.services.rooms import readable_room, require_member
+from chat_server.services.typing import TypingService
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
 
@@ -21,14 +29,78 @@ log = structlog.get_logger(__name__)
 # How many missed messages one `sync` returns per room; the client pages on with `after=`.
 SYNC_PAGE_SIZE = 100
 
+# Checks the sender's right to post and returns the room to post in, inside the
+# transaction that stores the message.
+Authorize = Callable[[asyncpg.Connection], Awaitable[UUID]]
+
+
+class MessageStore:
+    """The shared write path for room messages and DMs."""
+
+    def __init__(self, pool: asyncpg.Pool, limiter: RateLimiter, typing: TypingService):
+        self._pool = pool
+        self._limiter = limiter
+        self._typing = typing
+
+    async def persist(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        authorize: Authorize,
+        content: str,
+        message_type: str,
+        client_msg_id: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a message; returns the stored row (as a dict) and whether it is new.
+
+        A retry with a clientMsgId the sender already used returns the original and
+        stores nothing. Retries are not rate limited: only new messages count.
+        """
+        uid = UUID(user_id)
+        if client_msg_id is not None:
+            existing = await self._existing(uid, client_msg_id)
+            if existing is not None:
+                return existing, False
+        await self._limiter.hit("messages", user_id)
+        html = render_markdown(content)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                room_id = await authorize(conn)
+                row = await message_store.insert_message(
+                    conn,
+                    room_id=room_id,
+                    user_id=uid,
+                    content=content,
+                    content_html=html,
+                    message_type=message_type,
+                    file_id=None,
+                    client_msg_id=client_msg_id,
+                )
+                # The sender has read their own message: it never counts as unread.
+                await message_store.advance_read_pointer(conn, room_id, uid, row["seq"])
+        except asyncpg.UniqueViolationError:
+            # A concurrent retry with the same clientMsgId committed first: return that one.
+            existing = await self._existing(uid, client_msg_id) if client_msg_id else None
+            if existing is None:
+                raise
+            return existing, False
+        row["username"] = username
+        await self._typing.stop(user_id, str(row["room_id"]))
+        return row, True
+
+    async def _existing(self, user_id: UUID, client_msg_id: str) -> dict[str, Any] | None:
+        async with self._pool.acquire() as conn:
+            return await message_store.find_by_client_msg_id(conn, user_id, client_msg_id)
+
 
 class MessageService:
-    """Persist-then-announce messaging with per-room seq and idempotent retries."""
+    """Room messages: send, history pages, sync after a reconnect."""
 
-    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, limiter: RateLimiter):
+    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, store: MessageStore):
         self._pool = pool
         self._publisher = publisher
-        self._limiter = limiter
+        self._store = store
 
     async def send(
         self,
@@ -40,50 +112,32 @@ class MessageService:
         message_type: str = "text",
         client_msg_id: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store a message and announce `new_message` to the room.
+        """Store a message in a room the sender belongs to and announce `new_message`.
 
-        Returns the stored message and whether it is new. A retry with a clientMsgId the
-        sender already used returns the original and stores nothing. The caller is told
-        only after commit, so an acked message is never lost.
+        Returns the message object and whether it is new (a retry is not re-announced).
         """
-        uid = UUID(user_id)
-        if client_msg_id is not None:
-            existing = await self._existing(uid, client_msg_id)
-            if existing is not None:
-                return existing, False
-        await self._limiter.hit("messages", user_id)
-        html = render_markdown(content)
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await require_member(conn, room_id, uid)
-                row = await message_store.insert_message(
-                    conn,
-                    room_id=room_id,
-                    user_id=uid,
-                    content=content,
-                    content_html=html,
-                    message_type=message_type,
-                    file_id=None,
-                    client_msg_id=client_msg_id,
-                )
-                await message_store.advance_read_pointer(conn, room_id, uid, row["seq"])
-        except asyncpg.UniqueViolationError:
-            # A concurrent retry with the same clientMsgId committed first: return that one.
-            if client_msg_id is None:
-                raise
-            existing = await self._existing(uid, client_msg_id)
-            if existing is None:
-                raise
-            return existing, False
-        row["username"] = username
-        message = views.message(row)
-        await self._publisher.publish(Event("new_message", {"message": message}, Target.room(room_id)))
-        return message, True
 
-    async def _existing(self, user_id: UUID, client_msg_id: str) -> dict[str, Any] | None:
-        async with self._pool.acquire() as conn:
-            row = await message_store.find_by_client_msg_id(conn, user_id, client_msg_id)
-        return views.message(row) if row else None
+        async def authorize(conn: asyncpg.Connection) -> UUID:
+            await require_member(conn, room_id, UUID(user_id))
+            return room_id
+
+        row, created = await self._store.persist(
+            user_id=user_id,
+            username=username,
+            authorize=authorize,
+            content=content,
+            message_type=message_type,
+            client_msg_id=client_msg_id,
+        )
+        if str(row["room_id"]) != str(room_id):
+            # The clientMsgId was first used for another room: not a retry of this send.
+            raise Conflict("clientMsgId already used for another message")
+        message = views.message(row)
+        if created:
+            await self._publisher.publish(
+                Event("new_message", {"message": message}, Target.room(room_id))
+            )
+        return message, created
 
     async def history(
         self,
@@ -100,20 +154,7 @@ class MessageService:
         """
         async with self._pool.acquire() as conn:
             room = await readable_room(conn, room_id, UUID(user_id))
-            if after is not None:
-                rows = await message_store.messages_after(conn, room_id, after, limit + 1)
-                has_more = len(rows) > limit
-                rows = rows[:limit]
-            else:
-                start = before if before is not None else room["last_seq"] + 1
-                rows = await message_store.messages_before(conn, room_id, start, limit + 1)
-                has_more = len(rows) > limit
-                rows = rows[1:] if has_more else rows
-        return {
-            "messages": [views.message(r) for r in rows],
-            "hasMore": has_more,
-            "lastSeq": room["last_seq"],
-        }
+            return await history_page(conn, room, limit=limit, before=before, after=after)
 
     async def sync(self, *, user_id: str, rooms: dict[UUID, int]) -> dict[str, Any]:
         """What the user missed in each room after the seq they last saw, plus unread counts.
@@ -131,11 +172,40 @@ class MessageService:
                 if membership is None or room is None:
                     errors[str(room_id)] = {"code": "not_found", "message": "Room not found"}
                     continue
-                rows = await message_store.messages_after(conn, room_id, last_seen, SYNC_PAGE_SIZE + 1)
+                rows = await message_store.messages_after(
+                    conn, room_id, last_seen, SYNC_PAGE_SIZE + 1
+                )
                 result[str(room_id)] = {
                     "messages": [views.message(r) for r in rows[:SYNC_PAGE_SIZE]],
                     "hasMore": len(rows) > SYNC_PAGE_SIZE,
                     "lastSeq": room["last_seq"],
+                    "lastReadSeq": membership["last_read_seq"],
                     "unread": max(room["last_seq"] - membership["last_read_seq"], 0),
                 }
         return {"rooms": result, "errors": errors}
+
+
+async def history_page(
+    conn: asyncpg.Connection,
+    room: dict[str, Any],
+    *,
+    limit: int,
+    before: int | None,
+    after: int | None,
+) -> dict[str, Any]:
+    """A keyset page of a room the caller may read (rooms and DMs share it)."""
+    room_id = room["id"]
+    if after is not None:
+        rows = await message_store.messages_after(conn, room_id, after, limit + 1)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+    else:
+        start = before if before is not None else room["last_seq"] + 1
+        rows = await message_store.messages_before(conn, room_id, start, limit + 1)
+        has_more = len(rows) > limit
+        rows = rows[1:] if has_more else rows
+    return {
+        "messages": [views.message(r) for r in rows],
+        "hasMore": has_more,
+        "lastSeq": room["last_seq"],
+    }

@@ -16,9 +16,9 @@ class RateLimiter:
 
     def __init__(self, limits: dict[str, str], redis_url: str | None = None):
         self._storage: Storage = (
-            RedisStorage(
-                "async+" + redis_url, implementation="redispy", key_prefix="chat-rl"
-            ) if redis_url else MemoryStorage()
+            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="chat-rl")
+            if redis_url
+            else MemoryStorage()
         )
         self._strategy = MovingWindowRateLimiter(self._storage)
         self._limits: dict[str, RateLimitItem] = {k: parse(v) for k, v in limits.items()}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chat_server.services.auth import AuthService
+from chat_server.services.direct import DirectService
 from chat_server.services.messages import MessageService
+from chat_server.services.presence import PresenceService
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reads import ReadService
 from chat_server.services.rooms import RoomService
+from chat_server.services.typing import TypingService
 from chat_server.services.users import UserService
 
 
@@ -17,4 +21,8 @@ class Services:
     users: UserService
     rooms: RoomService
     messages: MessageService
+    direct: DirectService
+    reads: ReadService
+    presence: PresenceService
+    typing: TypingService
     limiter: RateLimiter

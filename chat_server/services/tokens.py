@@ -14,7 +14,7 @@ from chat_server.errors import InvalidToken, TokenExpired
 
 # Pinned: decoding never trusts the token's own `alg` header (no `none`, no RS/HS confusion).
 JWT_ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 # Tolerated clock difference between instances when checking exp/iat.
 CLOCK_LEEWAY_S = 5
 
@@ -39,7 +39,9 @@ class TokenCodec:
         self._secret = secret
         self.access_ttl_s = access_ttl_s
 
-    def issue_access(self, user_id: str, username: str, session_id: str) -> tuple[str, AccessClaims]:
+    def issue_access(
+        self, user_id: str, username: str, session_id: str
+    ) -> tuple[str, AccessClaims]:
         now = int(time.time())
         claims = AccessClaims(
             user_id=user_id,

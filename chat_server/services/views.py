@@ -59,6 +59,15 @@ def message(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def direct_message(row: Mapping[str, Any], recipient_id: str) -> dict[str, Any]:
+    """A DM: the message object plus the seed's senderId, senderUsername, recipientId."""
+    out = message(row)
+    out["senderId"] = out["userId"]
+    out["senderUsername"] = out["username"]
+    out["recipientId"] = recipient_id
+    return out
+
+
 def room(row: Mapping[str, Any]) -> dict[str, Any]:
     """A room as listed and detailed over REST."""
     out: dict[str, Any] = {
@@ -72,8 +81,16 @@ def room(row: Mapping[str, Any]) -> dict[str, Any]:
         "lastSeq": row["last_seq"],
         "memberCount": row["member_count"],
     }
-    if "is_member" in row:
-        out["isMember"] = row["is_member"]
-    if "unread_count" in row:
-        out["unreadCount"] = row["unread_count"]
+    for column, key in _ROOM_CALLER_FIELDS:
+        if column in row:
+            out[key] = row[column]
     return out
+
+
+# Optional columns describing the caller's relation to a room.
+_ROOM_CALLER_FIELDS = (
+    ("is_member", "isMember"),
+    ("is_invited", "isInvited"),
+    ("role", "role"),
+    ("unread_count", "unreadCount"),
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,39 @@ async def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_forget_dead_handles, pgdata, pgserver.PostgresServer._lock)
     server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode="stop")
     uri = server.get_uri()
     log.info("embedded_postgres_started", pgdata=str(pgdata))
     return uri, server
+
+
+def _forget_dead_handles(pgdata: Path, lock: Any) -> None:
+    """Drop processes that no longer run from pgserver's list of handle holders.
+
+    pgserver stops its postgres when the last process in `pgdata/.handle_pids.json` exits
+    cleanly. A server that crashed (SIGKILL, OOM) never removes its pid, so without this no
+    later clean exit would ever stop postgres again: it would outlive every restart.
+    """
+    path = pgdata / ".handle_pids.json"
+    with lock:  # the lock pgserver itself holds while it edits that list
+        try:
+            pids = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in pids if _process_exists(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -12,7 +12,9 @@ from chat_server.store.queries import fetch_all, queries
 Row = dict[str, Any]
 
 
-async def find_by_client_msg_id(conn: asyncpg.Connection, user_id: UUID, client_msg_id: str) -> Row | None:
+async def find_by_client_msg_id(
+    conn: asyncpg.Connection, user_id: UUID, client_msg_id: str
+) -> Row | None:
     row = await queries.messages.find_by_client_msg_id(
         conn, user_id=user_id, client_msg_id=client_msg_id
     )
@@ -45,11 +47,15 @@ async def insert_message(
     return dict(row)
 
 
-async def advance_read_pointer(conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq: int) -> None:
+async def advance_read_pointer(
+    conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq: int
+) -> None:
     await queries.messages.advance_read_pointer(conn, room_id=room_id, user_id=user_id, seq=seq)
 
 
-async def messages_before(conn: asyncpg.Connection, room_id: UUID, before: int, limit: int) -> list[Row]:
+async def messages_before(
+    conn: asyncpg.Connection, room_id: UUID, before: int, limit: int
+) -> list[Row]:
     """Older messages, returned in ascending seq order."""
     rows = await fetch_all(
         queries.messages.messages_before(conn, room_id=room_id, before=before, limit=limit)
@@ -57,7 +63,9 @@ async def messages_before(conn: asyncpg.Connection, room_id: UUID, before: int, 
     return [dict(r) for r in reversed(rows)]
 
 
-async def messages_after(conn: asyncpg.Connection, room_id: UUID, after: int, limit: int) -> list[Row]:
+async def messages_after(
+    conn: asyncpg.Connection, room_id: UUID, after: int, limit: int
+) -> list[Row]:
     rows = await fetch_all(
         queries.messages.messages_after(conn, room_id=room_id, after=after, limit=limit)
     )

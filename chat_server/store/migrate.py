@@ -59,7 +59,9 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
     await queries.migrations.take_migration_lock(conn, lock_key=MIGRATION_LOCK_KEY)
     try:
         await queries.migrations.create_migrations_table(conn)
-        applied = {r["version"]: r for r in await fetch_all(queries.migrations.applied_migrations(conn))}
+        applied = {
+            r["version"]: r for r in await fetch_all(queries.migrations.applied_migrations(conn))
+        }
         done = []
         for mig in migrations:
             if mig.version in applied:

@@ -15,7 +15,10 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 
 queries: Any = SimpleNamespace(
-    **{path.stem: aiosql.from_path(path, "asyncpg") for path in sorted((SQL_DIR / "queries").glob("*.sql"))}
+    **{
+        path.stem: aiosql.from_path(path, "asyncpg")
+        for path in sorted((SQL_DIR / "queries").glob("*.sql"))
+    }
 )
 
 

@@ -17,7 +17,9 @@ def _conflict_field(exc: asyncpg.UniqueViolationError) -> str:
     return "email" if "email" in (exc.constraint_name or "") else "username"
 
 
-async def create_user(conn: asyncpg.Connection, email: str, username: str, password_hash: str) -> Row:
+async def create_user(
+    conn: asyncpg.Connection, email: str, username: str, password_hash: str
+) -> Row:
     """Insert a user; a taken email or username (any case) is a Conflict naming the field."""
     try:
         row = await queries.users.create_user(
@@ -69,8 +71,12 @@ async def get_password_hash(conn: asyncpg.Connection, user_id: UUID | str) -> st
     return str(value) if value is not None else None
 
 
-async def set_password_hash(conn: asyncpg.Connection, user_id: UUID | str, password_hash: str) -> None:
-    await queries.users.update_password_hash(conn, user_id=_uuid(user_id), password_hash=password_hash)
+async def set_password_hash(
+    conn: asyncpg.Connection, user_id: UUID | str, password_hash: str
+) -> None:
+    await queries.users.update_password_hash(
+        conn, user_id=_uuid(user_id), password_hash=password_hash
+    )
 
 
 async def touch_last_seen(conn: asyncpg.Connection, user_id: UUID | str) -> None:

@@ -1,0 +1,183 @@
+"""Direct messages: one-on-one conversations stored as rooms of kind `direct`.
+
+The seed's API stays as documented (`send_dm`, `new_dm`, `/api/direct-messages/:userId`);
+underneath, a DM shares seq, unread counts, sync and history with rooms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from chat_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chat_server.events import Event, Publisher, Target
+from chat_server.services import views
+from chat_server.services.messages import MessageStore, history_page
+from chat_server.services.presence import PresenceService
+from chat_server.store import direct as direct_store
+from chat_server.store import rooms as room_store
+from chat_server.store import users as user_store
+
+
+class DirectService:
+    """Send and read DMs, list conversations, block and unblock."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        store: MessageStore,
+        presence: PresenceService,
+    ):
+        self._pool = pool
+        self._publisher = publisher
+        self._store = store
+        self._presence = presence
+
+    async def send(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        recipient_id: UUID,
+        content: str,
+        message_type: str = "text",
+        client_msg_id: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Store a DM and announce `new_dm` to every socket of both people.
+
+        Refused for yourself, unknown users, and recipients who blocked the sender.
+        """
+        sender = UUID(user_id)
+        if sender == recipient_id:
+            raise ValidationFailed(
+                "You cannot message yourself", fields={"recipientId": ["Is yourself."]}
+            )
+        created_room = False
+
+        async def authorize(conn: asyncpg.Connection) -> UUID:
+            nonlocal created_room
+            if await user_store.get_user(conn, recipient_id) is None:
+                raise NotFound("User not found")
+            if await direct_store.is_blocked(conn, recipient_id, sender):
+                raise Forbidden("This user does not accept your messages")
+            room_id, created_room = await direct_store.get_or_create_direct_room(
+                conn, sender, recipient_id
+            )
+            return room_id
+
+        row, created = await self._store.persist(
+            user_id=user_id,
+            username=username,
+            authorize=authorize,
+            content=content,
+            message_type=message_type,
+            client_msg_id=client_msg_id,
+        )
+        message = views.direct_message(row, str(recipient_id))
+        if not created:
+            async with self._pool.acquire() as conn:
+                partner = await direct_store.direct_partner(conn, row["room_id"], sender)
+            if partner != recipient_id:
+                raise Conflict("clientMsgId already used for another message")
+            return message, False
+        room_id = str(row["room_id"])
+        if created_room:
+            await self._publisher.follow_membership(user_id, room_id, True)
+            await self._publisher.follow_membership(str(recipient_id), room_id, True)
+        await self._publisher.publish(
+            Event("new_dm", {"message": message}, Target.user(recipient_id))
+        )
+        await self._publisher.publish(Event("new_dm", {"message": message}, Target.user(user_id)))
+        async with self._pool.acquire() as conn:
+            membership = await room_store.get_membership(conn, row["room_id"], recipient_id)
+        if membership is not None:
+            state = {
+                "roomId": room_id,
+                "userId": user_id,
+                "lastSeq": row["seq"],
+                "lastReadSeq": membership["last_read_seq"],
+                "unread": max(row["seq"] - membership["last_read_seq"], 0),
+            }
+            await self._publisher.publish(
+                Event("unread", {"rooms": {room_id: state}}, Target.user(recipient_id))
+            )
+        return message, True
+
+    async def history(
+        self, *, user_id: str, other_id: UUID, limit: int, before: int | None, after: int | None
+    ) -> dict[str, Any]:
+        """The conversation with another user, paged like room history (empty if none yet)."""
+        uid = UUID(user_id)
+        async with self._pool.acquire() as conn:
+            if await user_store.get_user(conn, other_id) is None:
+                raise NotFound("User not found")
+            room_id = await direct_store.get_direct_room(conn, uid, other_id)
+            if room_id is None:
+                return {"messages": [], "hasMore": False, "lastSeq": 0, "roomId": None}
+            room = await room_store.get_room(conn, room_id)
+            assert room is not None
+            page = await history_page(conn, room, limit=limit, before=before, after=after)
+        for m in page["messages"]:
+            m["senderId"] = m["userId"]
+            m["senderUsername"] = m["username"]
+            m["recipientId"] = str(other_id) if m["userId"] == user_id else user_id
+        page["roomId"] = str(room_id)
+        return page
+
+    async def conversations(self, user_id: str) -> list[dict[str, Any]]:
+        """Every conversation of the user, most recent first, with unread counts."""
+        async with self._pool.acquire() as conn:
+            rows = await direct_store.list_conversations(conn, UUID(user_id))
+        online = await self._presence.online(str(r["other_id"]) for r in rows)
+        out = []
+        for r in rows:
+            last = None
+            if r["last_id"] is not None:
+                last = {
+                    "id": str(r["last_id"]),
+                    "seq": r["last_seq_no"],
+                    "senderId": str(r["last_user_id"]) if r["last_user_id"] else None,
+                    "content": r["last_content"],
+                    "messageType": r["last_message_type"],
+                    "createdAt": views.iso(r["last_created_at"]),
+                }
+            out.append(
+                {
+                    "roomId": str(r["room_id"]),
+                    "user": {
+                        "id": str(r["other_id"]),
+                        "username": r["other_username"],
+                        "displayName": r["other_display_name"],
+                        "lastSeen": views.iso(r["other_last_seen_at"]),
+                        "online": str(r["other_id"]) in online,
+                    },
+                    "lastMessage": last,
+                    "lastSeq": r["last_seq"],
+                    "lastReadSeq": r["last_read_seq"],
+                    "unreadCount": r["unread"],
+                }
+            )
+        return out
+
+    async def block(self, user_id: str, other_id: UUID) -> None:
+        uid = UUID(user_id)
+        if uid == other_id:
+            raise ValidationFailed("You cannot block yourself")
+        async with self._pool.acquire() as conn:
+            if await user_store.get_user(conn, other_id) is None:
+                raise NotFound("User not found")
+            await direct_store.block(conn, uid, other_id)
+
+    async def unblock(self, user_id: str, other_id: UUID) -> None:
+        async with self._pool.acquire() as conn:
+            if await user_store.get_user(conn, other_id) is None:
+                raise NotFound("User not found")
+            await direct_store.unblock(conn, UUID(user_id), other_id)
+
+    async def room_with(self, user_id: str, other_id: UUID) -> UUID | None:
+        """The id of the conversation between two users, if they have one."""
+        async with self._pool.acquire() as conn:
+            return await direct_store.get_direct_room(conn, UUID(user_id), other_id)

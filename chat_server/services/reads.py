@@ -1,0 +1,124 @@
+"""Read state: unread counts, read pointers and read receipts.
+
+Unread = rooms.last_seq - room_members.last_read_seq, so counts cost no COUNT(*). Clients
+keep room counts current from `new_message` seqs; the server sends `unread` when the
+pointer moves (to the user's other tabs), for DMs as they arrive, and a summary on connect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from chat_server.errors import NotFound, ValidationFailed
+from chat_server.events import Event, Publisher, Target
+from chat_server.services import views
+from chat_server.store import direct as direct_store
+from chat_server.store import messages as message_store
+from chat_server.store import rooms as room_store
+
+# Read receipts are broadcast only in rooms up to this size: in the lobby every read
+# would otherwise fan out to every member. Larger rooms expose read positions through
+# GET /api/rooms/{id}/members.
+READ_RECEIPT_MAX_MEMBERS = 100
+# At most this many unread DMs per conversation are pushed on connect; the client pages
+# the rest with sync or history.
+OFFLINE_DM_BATCH = 100
+
+
+class ReadService:
+    def __init__(self, pool: asyncpg.Pool, publisher: Publisher):
+        self._pool = pool
+        self._publisher = publisher
+
+    async def mark_read(
+        self,
+        user_id: str,
+        *,
+        seq: int,
+        room_id: UUID | None = None,
+        other_user_id: UUID | None = None,
+    ) -> dict[str, Any]:
+        """Move the read pointer of a room (or of the DM with `other_user_id`) up to `seq`.
+
+        Never moves backwards; a seq beyond the room's last message is refused.
+        """
+        uid = UUID(user_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            if room_id is None:
+                assert other_user_id is not None
+                room_id = await direct_store.get_direct_room(conn, uid, other_user_id)
+                if room_id is None:
+                    raise NotFound("Conversation not found")
+            room = await room_store.get_room(conn, room_id)
+            if room is None or await room_store.get_membership(conn, room_id, uid) is None:
+                raise NotFound("Room not found")
+            if seq > room["last_seq"]:
+                raise ValidationFailed(
+                    "seq is beyond the last message",
+                    fields={"seq": [f"At most {room['last_seq']}."]},
+                )
+            row = await room_store.mark_read(conn, room_id, uid, seq)
+        assert row is not None
+        state = {
+            "roomId": str(room_id),
+            "lastSeq": row["last_seq"],
+            "lastReadSeq": row["last_read_seq"],
+            "unread": max(row["last_seq"] - row["last_read_seq"], 0),
+        }
+        await self._publisher.publish(
+            Event("unread", {"rooms": {str(room_id): state}}, Target.user(user_id))
+        )
+        if row["kind"] == "direct" or row["member_count"] <= READ_RECEIPT_MAX_MEMBERS:
+            receipt = {
+                "roomId": str(room_id),
+                "userId": user_id,
+                "lastReadSeq": row["last_read_seq"],
+            }
+            await self._publisher.publish(
+                Event("read_receipt", receipt, Target.room(room_id), exclude_user=user_id)
+            )
+        return state
+
+    async def unread_summary(self, user_id: str) -> dict[str, Any]:
+        """Every room's unread count and positions, sent to a socket when it connects."""
+        async with self._pool.acquire() as conn:
+            rows = await room_store.unread_summary(conn, UUID(user_id))
+        rooms = {
+            str(r["room_id"]): {
+                "kind": r["kind"],
+                "lastSeq": r["last_seq"],
+                "lastReadSeq": r["last_read_seq"],
+                "unread": r["unread"],
+            }
+            for r in rows
+        }
+        return {"rooms": rooms, "total": sum(r["unread"] for r in rows)}
+
+    async def pending_direct_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """Unread DMs (received while offline): the offline queue delivered on connect."""
+        uid = UUID(user_id)
+        out: list[dict[str, Any]] = []
+        async with self._pool.acquire() as conn:
+            for r in await room_store.unread_summary(conn, uid):
+                if r["kind"] != "direct" or r["unread"] <= 0:
+                    continue
+                rows = await message_store.messages_after(
+                    conn, r["room_id"], r["last_read_seq"], OFFLINE_DM_BATCH
+                )
+                for m in rows:
+                    if str(m["user_id"]) == user_id:
+                        continue
+                    out.append(views.direct_message(m, user_id))
+        return out
+
+    async def read_positions(self, user_id: str, room_id: UUID) -> dict[str, int]:
+        """How far each member of a room has read (for showing delivered / read ticks)."""
+        uid = UUID(user_id)
+        async with self._pool.acquire() as conn:
+            if await room_store.get_membership(conn, room_id, uid) is None:
+                raise NotFound("Room not found")
+            rows = await room_store.read_positions(conn, room_id)
+        return {str(r["user_id"]): r["last_read_seq"] for r in rows}
