@@ -17,7 +17,7 @@ import socketio
 import structlog
 from aiohttp import web
 
-from chat_server.api import auth, direct, health, messages, rooms, users
+from chat_server.api import auth, direct, files, health, messages, rooms, users
 from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, STATE
 from chat_server.api.middleware import errors, request_context, security_headers
 from chat_server.config import Config
@@ -29,6 +29,7 @@ from chat_server.realtime.server import create_socket_server
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
 from chat_server.services.direct import DirectService
+from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService, MessageStore
 from chat_server.services.presence import (
     MemoryPresenceRegistry,
@@ -39,6 +40,7 @@ from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.reads import ReadService
 from chat_server.services.registry import Services
 from chat_server.services.rooms import RoomService
+from chat_server.services.scan import MalwareScanner
 from chat_server.services.tokens import TokenCodec
 from chat_server.services.typing import TypingService
 from chat_server.services.users import UserService
@@ -69,7 +71,7 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, direct, health):
+    for module in (auth, users, rooms, messages, direct, files, health):
         app.add_routes(module.routes)
     if (STATIC_DIR / "index.html").exists():
         app.router.add_get("/", _index)
@@ -154,6 +156,13 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             rooms=RoomService(pool, publisher, presence, typing),
             messages=MessageService(pool, publisher, store),
             direct=DirectService(pool, publisher, store, presence),
+            files=FileService(
+                pool,
+                limiter,
+                config.upload_dir,
+                config.upload_max_bytes,
+                MalwareScanner(config.clamd_address) if config.clamd_address else None,
+            ),
             reads=ReadService(pool, publisher),
             presence=presence,
             typing=typing,

@@ -37,6 +37,9 @@ DEFAULT_PING_TIMEOUT_S = 20.0
 # the server buffer.
 DEFAULT_MAX_SOCKET_PAYLOAD_BYTES = 64 * 1024
 
+# The seed's upload limit.
+DEFAULT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
 DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
 
@@ -71,6 +74,8 @@ class Config:
     ping_interval_s: float = DEFAULT_PING_INTERVAL_S
     ping_timeout_s: float = DEFAULT_PING_TIMEOUT_S
     max_socket_payload_bytes: int = DEFAULT_MAX_SOCKET_PAYLOAD_BYTES
+    upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
+    clamd_address: str | None = None
     db_pool_min: int = 2
     db_pool_max: int = 10
     run_migrations: bool = True
@@ -120,6 +125,8 @@ class Config:
             bcrypt_rounds=_int(e, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS),
             ping_interval_s=float(e.get("PING_INTERVAL", DEFAULT_PING_INTERVAL_S)),
             ping_timeout_s=float(e.get("PING_TIMEOUT", DEFAULT_PING_TIMEOUT_S)),
+            upload_max_bytes=_int(e, "UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES),
+            clamd_address=e.get("CLAMD_ADDRESS") or None,
             db_pool_min=_int(e, "DB_POOL_MIN", 2),
             db_pool_max=_int(e, "DB_POOL_MAX", 10),
         )

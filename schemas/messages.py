@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import CamelSchema, StrictInteger, no_control_chars, not_blank
+from schemas.common import CamelSchema, StrictInteger, no_control_chars
 
 # The seed's limit on one message.
 MAX_CONTENT_CHARS = 5000
@@ -20,28 +20,41 @@ SEQ_MAX = 2**62
 
 
 def content_field() -> fields.String:
+    """Required and non-blank for text; may be empty (a caption) when a file is attached."""
     return fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=MAX_CONTENT_CHARS), no_control_chars, not_blank],
+        load_default="",
+        validate=[validate.Length(max=MAX_CONTENT_CHARS), no_control_chars],
     )
 
 
 def message_type_field() -> fields.String:
-    return fields.String(load_default="text", validate=validate.OneOf(["text"]))
+    return fields.String(load_default="text", validate=validate.OneOf(["text", "image", "file"]))
 
 
-def client_msg_id_field() -> fields.String:
-    return fields.String(
+class _MessageBody(CamelSchema):
+    """What send_message, send_dm and their HTTP fallbacks share."""
+
+    content = content_field()
+    message_type = message_type_field()
+    client_msg_id = fields.String(
         load_default=None,
         validate=[validate.Length(min=1, max=MAX_CLIENT_MSG_ID), no_control_chars],
     )
+    file_id = fields.UUID(load_default=None)
+
+    @validates_schema
+    def _content_or_file(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("file_id") is None:
+            if data.get("message_type", "text") != "text":
+                raise ValidationError("image and file messages need a fileId.", "fileId")
+            if "content" not in data or not data["content"].strip():
+                raise ValidationError("Must not be blank.", "content")
+        elif data.get("message_type") == "text":
+            raise ValidationError("A message with a file is of type image or file.", "messageType")
 
 
-class SendMessageSchema(CamelSchema):
+class SendMessageSchema(_MessageBody):
     room_id = fields.UUID(required=True)
-    content = content_field()
-    message_type = message_type_field()
-    client_msg_id = client_msg_id_field()
 
 
 class PostMessageSchema(SendMessageSchema):
@@ -73,13 +86,10 @@ class SyncSchema(CamelSchema):
     )
 
 
-class SendDirectMessageSchema(CamelSchema):
+class SendDirectMessageSchema(_MessageBody):
     """`send_dm`: like send_message, addressed to a user."""
 
     recipient_id = fields.UUID(required=True)
-    content = content_field()
-    message_type = message_type_field()
-    client_msg_id = client_msg_id_field()
 
 
 class PostDirectMessageSchema(SendDirectMessageSchema):

@@ -87,7 +87,8 @@ async def json_body(request: web.Request, schema: Schema) -> dict[str, Any]:
         return load(schema, {})
     try:
         data = await request.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: the stdlib parser gives up on deeply nested arrays ("[[[[...").
         raise ValidationFailed("Request body is not valid JSON") from exc
     return load(schema, data)
 

@@ -48,6 +48,7 @@ async def send(request: web.Request) -> web.Response:
         content=data["content"],
         message_type=data["message_type"],
         client_msg_id=data["client_msg_id"],
+        file_id=data["file_id"],
     )
     return web.json_response({"message": message}, status=201 if created else 200)
 

@@ -192,6 +192,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             content=data["content"],
             message_type=data["message_type"],
             client_msg_id=data["client_msg_id"],
+            file_id=data["file_id"],
         )
         return {"message": message}
 
@@ -211,6 +212,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             content=data["content"],
             message_type=data["message_type"],
             client_msg_id=data["client_msg_id"],
+            file_id=data["file_id"],
         )
         return {"message": message}
 

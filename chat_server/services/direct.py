@@ -45,6 +45,7 @@ class DirectService:
         content: str,
         message_type: str = "text",
         client_msg_id: str | None = None,
+        file_id: UUID | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Store a DM and announce `new_dm` to every socket of both people.
 
@@ -75,6 +76,7 @@ class DirectService:
             content=content,
             message_type=message_type,
             client_msg_id=client_msg_id,
+            file_id=file_id,
         )
         message = views.direct_message(row, str(recipient_id))
         if not created:

@@ -14,13 +14,14 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from chat_server.errors import Conflict
+from chat_server.errors import Conflict, NotFound, ValidationFailed
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.render import render_markdown
 from chat_server.services.rooms import readable_room, require_member
 from chat_server.services.typing import TypingService
+from chat_server.store import files as file_store
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
 
@@ -51,8 +52,12 @@ class MessageStore:
         content: str,
         message_type: str,
         client_msg_id: str | None,
+        file_id: UUID | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Store a message; returns the stored row (as a dict) and whether it is new.
+
+        An attached file must be the sender's own upload and match the message type
+        (`image` for images, `file` for documents).
 
         A retry with a clientMsgId the sender already used returns the original and
         stores nothing. Retries are not rate limited: only new messages count.
@@ -67,6 +72,7 @@ class MessageStore:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 room_id = await authorize(conn)
+                attachment = await _attachment(conn, uid, file_id, message_type)
                 row = await message_store.insert_message(
                     conn,
                     room_id=room_id,
@@ -74,7 +80,7 @@ class MessageStore:
                     content=content,
                     content_html=html,
                     message_type=message_type,
-                    file_id=None,
+                    file_id=file_id,
                     client_msg_id=client_msg_id,
                 )
                 # The sender has read their own message: it never counts as unread.
@@ -85,13 +91,44 @@ class MessageStore:
             if existing is None:
                 raise
             return existing, False
-        row["username"] = username
+        row["username"] = row.get("username") or username
+        if attachment is not None:
+            row.update({f"file_{k}": attachment[v] for k, v in _FILE_COLUMNS.items()})
         await self._typing.stop(user_id, str(row["room_id"]))
         return row, True
 
     async def _existing(self, user_id: UUID, client_msg_id: str) -> dict[str, Any] | None:
         async with self._pool.acquire() as conn:
             return await message_store.find_by_client_msg_id(conn, user_id, client_msg_id)
+
+
+# How a file row's columns appear on a message row (see sql/queries/messages.sql).
+_FILE_COLUMNS = {
+    "stored_name": "stored_name",
+    "name": "original_name",
+    "mime_type": "mime_type",
+    "size": "size_bytes",
+    "width": "width",
+    "height": "height",
+    "thumbnail_name": "thumbnail_name",
+}
+
+
+async def _attachment(
+    conn: asyncpg.Connection, sender: UUID, file_id: UUID | None, message_type: str
+) -> dict[str, Any] | None:
+    if file_id is None:
+        return None
+    row = await file_store.get_file(conn, file_id)
+    if row is None or row["owner_id"] != sender:
+        raise NotFound("File not found")
+    expected = "image" if row["mime_type"].startswith("image/") else "file"
+    if message_type != expected:
+        raise ValidationFailed(
+            f"This file is sent as messageType {expected!r}",
+            fields={"messageType": [f"Must be {expected}."]},
+        )
+    return row
 
 
 class MessageService:
@@ -111,6 +148,7 @@ class MessageService:
         content: str,
         message_type: str = "text",
         client_msg_id: str | None = None,
+        file_id: UUID | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Store a message in a room the sender belongs to and announce `new_message`.
 
@@ -128,6 +166,7 @@ class MessageService:
             content=content,
             message_type=message_type,
             client_msg_id=client_msg_id,
+            file_id=file_id,
         )
         if str(row["room_id"]) != str(room_id):
             # The clientMsgId was first used for another room: not a retry of this send.

@@ -56,6 +56,39 @@ def message(row: Mapping[str, Any]) -> dict[str, Any]:
         out["editedAt"] = iso(row["edited_at"])
     if row["file_id"] is not None:
         out["fileId"] = str(row["file_id"])
+        if row.get("file_stored_name"):
+            out["file"] = file(
+                {
+                    "id": row["file_id"],
+                    "stored_name": row["file_stored_name"],
+                    "original_name": row["file_name"],
+                    "mime_type": row["file_mime_type"],
+                    "size_bytes": row["file_size"],
+                    "width": row["file_width"],
+                    "height": row["file_height"],
+                    "thumbnail_name": row["file_thumbnail_name"],
+                }
+            )
+    return out
+
+
+FILES_URL = "/api/files/"
+
+
+def file(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An uploaded file as the upload response and messages carry it."""
+    out: dict[str, Any] = {
+        "id": str(row["id"]),
+        "url": FILES_URL + row["stored_name"],
+        "name": row["original_name"],
+        "mimeType": row["mime_type"],
+        "size": row["size_bytes"],
+    }
+    if row["width"] is not None:
+        out["width"] = row["width"]
+        out["height"] = row["height"]
+    if row["thumbnail_name"]:
+        out["thumbnailUrl"] = FILES_URL + row["thumbnail_name"]
     return out
 
 

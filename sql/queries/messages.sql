@@ -1,7 +1,9 @@
 -- name: find_by_client_msg_id(user_id, client_msg_id)^
 -- A sender's earlier message with this clientMsgId (idempotent retry).
-SELECT m.*, u.username
-FROM messages m LEFT JOIN users u ON u.id = m.user_id
+SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
+FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
 WHERE m.user_id = :user_id AND m.client_msg_id = :client_msg_id;
 
 -- name: insert_message(room_id, user_id, content, content_html, message_type, file_id, client_msg_id)^
@@ -14,7 +16,8 @@ INSERT INTO messages (room_id, seq, user_id, content, content_html, message_type
 SELECT :room_id, next.last_seq, :user_id, :content, :content_html, :message_type, :file_id,
        :client_msg_id
 FROM next
-RETURNING *;
+-- The sender's current name (not the one inside their access token, which may be older).
+RETURNING *, (SELECT u.username FROM users u WHERE u.id = messages.user_id) AS username;
 
 -- name: advance_read_pointer(seq, room_id, user_id)!
 -- A sender has read everything up to their own message.
@@ -23,16 +26,20 @@ WHERE room_id = :room_id AND user_id = :user_id;
 
 -- name: messages_before(limit, before, room_id)
 -- Up to :limit messages older than seq :before, newest first (the caller reverses them).
-SELECT m.*, u.username
-FROM messages m LEFT JOIN users u ON u.id = m.user_id
+SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
+FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
 WHERE m.room_id = :room_id AND m.seq < :before
 ORDER BY m.seq DESC
 LIMIT :limit;
 
 -- name: messages_after(limit, after, room_id)
 -- Up to :limit messages newer than seq :after, oldest first (sync and forward paging).
-SELECT m.*, u.username
-FROM messages m LEFT JOIN users u ON u.id = m.user_id
+SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
+FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
 WHERE m.room_id = :room_id AND m.seq > :after
 ORDER BY m.seq ASC
 LIMIT :limit;

@@ -1,0 +1,80 @@
+"""/api/upload and /api/files/{name}."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from aiohttp import BodyPartReader, web
+
+from chat_server.api import deps
+from chat_server.api.keys import SERVICES
+from chat_server.errors import NotFound, TooLarge, ValidationFailed
+
+routes = web.RouteTableDef()
+
+# Room for multipart boundaries and part headers on top of the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+# Parts a form may have before `file`: a browser sends one; anything long is abuse.
+MAX_FORM_PARTS = 8
+CHUNK_BYTES = 64 * 1024
+# Stored names are random hex with an allowed extension; nothing else is ever looked up.
+_STORED_NAME = re.compile(r"^[0-9a-f]{32}(_thumb)?\.(jpg|jpeg|png|gif|pdf|txt)$")
+# Files never change once stored, but access can be revoked: browsers may cache briefly.
+FILE_CACHE_CONTROL = "private, max-age=3600"
+FILE_CSP = "default-src 'none'; sandbox"
+
+
+@routes.post("/api/upload")
+async def upload(request: web.Request) -> web.Response:
+    """Multipart upload, field `file`; streamed to disk, refused past the size limit."""
+    who = await deps.principal(request)
+    files = request.app[SERVICES].files
+    if (
+        request.content_length is not None
+        and request.content_length > files.max_bytes + MULTIPART_OVERHEAD_BYTES
+    ):
+        raise TooLarge(f"Files are limited to {files.max_bytes} bytes")
+    if not request.content_type.startswith("multipart/form-data"):
+        raise ValidationFailed(
+            "Send the file as multipart/form-data", fields={"file": ["Missing file."]}
+        )
+    await files.check_rate(who.user_id)
+    reader = await request.multipart()
+    for _ in range(MAX_FORM_PARTS):
+        part = await reader.next()
+        if part is None:
+            break
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            result = await files.upload(who.user_id, part.filename or "", _chunks(part))
+            return web.json_response(result, status=201)
+        await part.release()
+    raise ValidationFailed("The form has no `file` field", fields={"file": ["Missing file."]})
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK_BYTES):
+        yield chunk
+
+
+@routes.get("/api/files/{name}")
+async def download(request: web.Request) -> web.FileResponse:
+    """The file, for its uploader and whoever can read a room where it was posted; 404 for
+    everyone else. Images inline, everything else as an attachment, never sniffed."""
+    who = await deps.principal(request)
+    name = request.match_info["name"]
+    if not _STORED_NAME.match(name):
+        raise NotFound("File not found")
+    stored = await request.app[SERVICES].files.open_for(who.user_id, name)
+    disposition = "inline" if stored.is_image else "attachment"
+    return web.FileResponse(
+        stored.path,
+        headers={
+            "Content-Type": stored.mime_type,
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": FILE_CSP,
+            "Cache-Control": FILE_CACHE_CONTROL,
+        },
+    )
