@@ -13,16 +13,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import redis.asyncio as aioredis
-import socketio
 import structlog
 from aiohttp import web
 
+from chat_server import webui
 from chat_server.api import auth, direct, files, health, messages, rooms, users
-from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, STATE
+from chat_server.api.keys import CONFIG, NAMESPACE_KEY, POOL, REDIS, SERVICES, SIO, STATE
 from chat_server.api.middleware import errors, request_context, security_headers
 from chat_server.config import Config
 from chat_server.events import Publisher
 from chat_server.realtime import NAMESPACE
+from chat_server.realtime.lifecycle import drain as drain_sockets
+from chat_server.realtime.lifecycle import watch_listener
+from chat_server.realtime.manager import ClusterManager
 from chat_server.realtime.namespace import ChatNamespace
 from chat_server.realtime.publisher import SocketPublisher
 from chat_server.realtime.server import create_socket_server
@@ -64,8 +67,11 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[STATE] = {"draining": False}
 
-    manager = socketio.AsyncRedisManager(config.redis_url) if config.redis_url else None
+    manager = ClusterManager(config.redis_url, config.instance_id) if config.redis_url else None
     sio = create_socket_server(config, manager)
+    if config.admin_username and config.admin_password:
+        # The Socket.IO Admin UI (admin.socket.io) sees every connection: credentials only.
+        sio.instrument(auth={"username": config.admin_username, "password": config.admin_password})
     namespace = ChatNamespace(NAMESPACE, lambda: app[SERVICES])
     sio.register_namespace(namespace)
     sio.attach(app)
@@ -73,20 +79,24 @@ def create_app(config: Config) -> web.Application:
 
     for module in (auth, users, rooms, messages, direct, files, health):
         app.add_routes(module.routes)
-    if (STATIC_DIR / "index.html").exists():
-        app.router.add_get("/", _index)
-        app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    webui.add_routes(app)
     app.on_response_prepare.append(security_headers)
 
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services_ctx(publisher))
     app.cleanup_ctx.append(_background_tasks)
+    app[SIO] = sio
+    app[NAMESPACE_KEY] = namespace
     return app
 
 
-async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "index.html")
+async def drain(app: web.Application) -> None:
+    """Graceful shutdown, first half: fail readiness, refuse new sockets, move the current
+    ones elsewhere and let in-flight writes finish. `runner.cleanup()` does the rest."""
+    app[STATE]["draining"] = True
+    app[NAMESPACE_KEY].draining = True
+    await drain_sockets(app[SIO], app[NAMESPACE_KEY])
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -175,11 +185,22 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Presence flushing and heartbeats; on shutdown this instance's users go offline."""
+    """Presence flushing and heartbeats, the Redis listener watchdog; on shutdown this
+    instance's users go offline."""
     presence = app[SERVICES].presence
-    task = asyncio.create_task(presence.run(), name="presence")
+    tasks = [asyncio.create_task(presence.run(), name="presence")]
+    sio = app[SIO]
+    if isinstance(sio.manager, ClusterManager):
+        # python-socketio starts its Redis listener on the first connection; start it now
+        # so that readiness can vouch for it before HAProxy sends anyone here.
+        if not sio.manager_initialized:
+            sio.manager_initialized = True
+            sio.manager.initialize()
+        tasks.append(asyncio.create_task(watch_listener(sio.manager), name="listener-watchdog"))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await presence.close()

@@ -74,6 +74,8 @@ class Config:
     ping_interval_s: float = DEFAULT_PING_INTERVAL_S
     ping_timeout_s: float = DEFAULT_PING_TIMEOUT_S
     max_socket_payload_bytes: int = DEFAULT_MAX_SOCKET_PAYLOAD_BYTES
+    admin_username: str | None = None
+    admin_password: str | None = None
     upload_max_bytes: int = DEFAULT_UPLOAD_MAX_BYTES
     clamd_address: str | None = None
     db_pool_min: int = 2
@@ -125,6 +127,8 @@ class Config:
             bcrypt_rounds=_int(e, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS),
             ping_interval_s=float(e.get("PING_INTERVAL", DEFAULT_PING_INTERVAL_S)),
             ping_timeout_s=float(e.get("PING_TIMEOUT", DEFAULT_PING_TIMEOUT_S)),
+            admin_username=e.get("ADMIN_USERNAME") or None,
+            admin_password=e.get("ADMIN_PASSWORD") or None,
             upload_max_bytes=_int(e, "UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES),
             clamd_address=e.get("CLAMD_ADDRESS") or None,
             db_pool_min=_int(e, "DB_POOL_MIN", 2),

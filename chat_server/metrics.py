@@ -16,6 +16,15 @@ ACK_LATENCY = Histogram(
     ["event"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+FANOUT_LATENCY = Histogram(
+    "chat_fanout_latency_seconds",
+    "Time to hand one event to every local recipient socket (and to Redis)",
+    ["event"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+DELIVERED = Counter(
+    "chat_events_delivered_total", "Events written to local sockets, per recipient", ["event"]
+)
 HTTP_LATENCY = Histogram(
     "chat_http_request_duration_seconds",
     "HTTP request latency by route",

@@ -106,7 +106,9 @@ class LiveServer:
 
 
 @pytest.fixture
-async def start_server(make_config: Callable[..., Config]) -> AsyncIterator[Callable[..., Awaitable[LiveServer]]]:
+async def start_server(
+    make_config: Callable[..., Config],
+) -> AsyncIterator[Callable[..., Awaitable[LiveServer]]]:
     """Start the real app on a free port; all started servers are stopped at teardown."""
     from aiohttp import web
 
@@ -162,7 +164,9 @@ class TestUser:
 def register(http: aiohttp.ClientSession) -> Callable[..., Awaitable[TestUser]]:
     """Register a fresh user through the real API."""
 
-    async def do(server: LiveServer, username: str | None = None, password: str = PASSWORD) -> TestUser:
+    async def do(
+        server: LiveServer, username: str | None = None, password: str = PASSWORD
+    ) -> TestUser:
         name = username or unique_name()
         email = f"{name}@example.test"
         async with http.post(

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
@@ -41,21 +41,50 @@ async def upload(request: web.Request) -> web.Response:
             "Send the file as multipart/form-data", fields={"file": ["Missing file."]}
         )
     await files.check_rate(who.user_id)
-    reader = await request.multipart()
-    for _ in range(MAX_FORM_PARTS):
-        part = await reader.next()
-        if part is None:
-            break
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            result = await files.upload(who.user_id, part.filename or "", _chunks(part))
-            return web.json_response(result, status=201)
-        await part.release()
+    try:
+        reader = await request.multipart()
+        seen = 0
+        for _ in range(MAX_FORM_PARTS):
+            part = await reader.next()
+            if part is None:
+                break
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                result = await files.upload(who.user_id, part.filename or "", _chunks(part))
+                return web.json_response(result, status=201)
+            seen += await _discard(part, MULTIPART_OVERHEAD_BYTES - seen)
+    except ValueError as exc:
+        # aiohttp's multipart parser: no boundary, no starting boundary, bad part framing.
+        raise _malformed() from exc
     raise ValidationFailed("The form has no `file` field", fields={"file": ["Missing file."]})
 
 
+def _malformed() -> ValidationFailed:
+    return ValidationFailed(
+        "The body is not a well-formed multipart/form-data form",
+        fields={"file": ["Missing file."]},
+    )
+
+
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    """The file part's bytes; a part that ends without its closing boundary (a truncated
+    body) is refused rather than stored cut short."""
     while chunk := await part.read_chunk(CHUNK_BYTES):
         yield chunk
+    if not part.at_eof():
+        raise _malformed()
+
+
+async def _discard(part: BodyPartReader | MultipartReader, budget: int) -> int:
+    """Skip a part that is not the file, counting it: other fields are small (a browser
+    sends none), so they share the multipart overhead allowance."""
+    if not isinstance(part, BodyPartReader):
+        raise _malformed()  # a nested multipart: no browser sends one
+    size = 0
+    while chunk := await part.read_chunk(CHUNK_BYTES):
+        size += len(chunk)
+        if size > budget:
+            raise TooLarge("Form fields other than `file` are limited in size")
+    return size
 
 
 @routes.get("/api/files/{name}")
@@ -68,10 +97,16 @@ async def download(request: web.Request) -> web.FileResponse:
         raise NotFound("File not found")
     stored = await request.app[SERVICES].files.open_for(who.user_id, name)
     disposition = "inline" if stored.is_image else "attachment"
+    # Text was checked to be UTF-8: say so, so that no browser guesses another charset.
+    content_type = (
+        f"{stored.mime_type}; charset=utf-8"
+        if stored.mime_type == "text/plain"
+        else stored.mime_type
+    )
     return web.FileResponse(
         stored.path,
         headers={
-            "Content-Type": stored.mime_type,
+            "Content-Type": content_type,
             "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.name, safe='')}",
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": FILE_CSP,

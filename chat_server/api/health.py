@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from chat_server.api.keys import POOL, REDIS, STATE
+from chat_server.api.keys import POOL, REDIS, SIO, STATE
 
 routes = web.RouteTableDef()
 
@@ -41,6 +41,11 @@ async def ready(request: web.Request) -> web.Response:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}"
+    manager = request.app[SIO].manager
+    if hasattr(manager, "listener_alive"):
+        # python-socketio's Redis listener: without it this instance is deaf to the cluster.
+        alive = manager.subscribed and manager.listener_alive
+        checks["redisListener"] = "ok" if alive else "down"
     ok = checks["draining"] == "no" and all(v == "ok" for k, v in checks.items() if k != "draining")
     return web.json_response(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503

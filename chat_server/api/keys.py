@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 import redis.asyncio as aioredis
+import socketio
 from aiohttp import web
 
 from chat_server.config import Config
+from chat_server.realtime.namespace import ChatNamespace
 from chat_server.services.registry import Services
 
 CONFIG = web.AppKey("config", Config)
@@ -14,3 +16,6 @@ SERVICES = web.AppKey("services", Services)
 POOL = web.AppKey("pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STATE = web.AppKey("state", dict)
+# The Socket.IO server and namespace, for lifecycle steps (drain) and health checks.
+SIO = web.AppKey("sio", socketio.AsyncServer)
+NAMESPACE_KEY = web.AppKey("namespace", ChatNamespace)

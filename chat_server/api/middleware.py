@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
 
+from chat_server import metrics
 from chat_server.api.keys import CONFIG
 from chat_server.errors import ChatError, NotFound, RateLimited, Unavailable
 from chat_server.store.database import DATABASE_DOWN
@@ -48,12 +50,20 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     if not (0 < len(rid) <= 64 and rid.replace("-", "").isalnum()):
         rid = uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=rid)
+    started = time.perf_counter()
+    status = 500
     try:
         response = await handler(request)
         response.headers["X-Request-ID"] = rid
+        status = response.status
         return response
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        metrics.HTTP_LATENCY.labels(method=request.method, route=route, status=str(status)).observe(
+            time.perf_counter() - started
+        )
 
 
 @web.middleware
@@ -62,6 +72,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except RateLimited as exc:
+        metrics.RATE_LIMITED.labels(limit="http").inc()
         resp = web.json_response({"error": exc.to_dict()}, status=exc.status)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
@@ -83,6 +94,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         resp.headers["Retry-After"] = "1"
         return resp
     except Exception:
+        metrics.ERRORS.labels(where="http").inc()
         log.exception("unhandled_error", method=request.method, path=request.path)
         return error_response(500, "internal_error", "Something went wrong")
 

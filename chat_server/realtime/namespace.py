@@ -18,7 +18,15 @@ import socketio
 import structlog
 from marshmallow import Schema
 
-from chat_server.errors import ChatError, InvalidToken, NotFound, Unauthenticated, Unavailable
+from chat_server import metrics
+from chat_server.errors import (
+    ChatError,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from chat_server.realtime.rooms import session_room, user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
@@ -63,23 +71,42 @@ def event(
     """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks."""
 
     def decorate(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
+        name = fn.__name__.removeprefix("on_")
+
         @functools.wraps(fn)
         async def wrapper(self: ChatNamespace, sid: str, *args: Any) -> dict[str, Any]:
             state = self.sockets.get(sid)
+            started = time.perf_counter()
+            self.inflight += 1
+            user_id = state.principal.user_id if state and state.principal else None
+            outcome = "ok"
             try:
-                if state is None or (auth and state.principal is None):
-                    raise Unauthenticated("Authenticate first")
-                payload = load(schema, args[0] if args else None) if schema is not None else None
-                result = await fn(self, sid, state, payload)
-                return {"ok": True, **result}
+                with structlog.contextvars.bound_contextvars(sid=sid, user_id=user_id, event=name):
+                    if state is None or (auth and state.principal is None):
+                        raise Unauthenticated("Authenticate first")
+                    payload = (
+                        load(schema, args[0] if args else None) if schema is not None else None
+                    )
+                    result = await fn(self, sid, state, payload)
+                    return {"ok": True, **result}
             except ChatError as exc:
+                outcome = exc.code
+                if isinstance(exc, RateLimited):
+                    metrics.RATE_LIMITED.labels(limit=name).inc()
                 return {"ok": False, "error": exc.to_dict()}
             except DATABASE_DOWN as exc:
-                log.warning("database_unavailable", event=fn.__name__, error=str(exc))
+                outcome = "unavailable"
+                log.warning("database_unavailable", event=name, error=str(exc))
                 return {"ok": False, "error": Unavailable().to_dict()}
             except Exception:
-                log.exception("socket_handler_failed", event=fn.__name__, sid=sid)
+                outcome = "internal_error"
+                metrics.ERRORS.labels(where="socket").inc()
+                log.exception("socket_handler_failed", event=name, sid=sid)
                 return _INTERNAL_ERROR
+            finally:
+                self.inflight -= 1
+                metrics.EVENTS_HANDLED.labels(event=name, outcome=outcome).inc()
+                metrics.ACK_LATENCY.labels(event=name).observe(time.perf_counter() - started)
 
         return wrapper
 
@@ -102,6 +129,10 @@ class ChatNamespace(socketio.AsyncNamespace):
         super().__init__(namespace)
         self._services = services
         self.sockets: dict[str, SocketState] = {}
+        # Client events being handled right now; shutdown waits for them to finish.
+        self.inflight = 0
+        # Set when the instance starts shutting down: new connections are refused.
+        self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -124,28 +155,44 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             token = _token_from(auth, environ)
             who = await self.services.auth.authenticate(token) if token is not None else None
+            if self.draining:
+                raise Unavailable("This instance is shutting down")
             self.sockets[sid] = state
             if who is None:
                 state.timer = asyncio.get_running_loop().call_later(
                     AUTH_TIMEOUT_S, self._spawn, self._drop_unauthenticated, sid
                 )
-                return
-            await self._admit(sid, state, who)
+            else:
+                await self._admit(sid, state, who)
+        except Unavailable as exc:
+            self._forget(sid)
+            metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Service unavailable", {"code": exc.code, "message": exc.message}
+            ) from None
         except ChatError as exc:
             self._forget(sid)
+            metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
             raise socketio.exceptions.ConnectionRefusedError(
                 "Invalid token", {"code": exc.code, "message": exc.message}
             ) from None
         except DATABASE_DOWN as exc:
             self._forget(sid)
+            metrics.CONNECT_REFUSED.labels(code="unavailable").inc()
             log.warning("connect_database_unavailable", error=str(exc))
             raise socketio.exceptions.ConnectionRefusedError(
                 "Service unavailable", {"code": "unavailable", "message": "Retry shortly"}
             ) from None
+        metrics.CONNECTS.inc()
+        metrics.ACTIVE_CONNECTIONS.inc()
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._forget(sid)
-        if state is None or state.principal is None:
+        if state is None:
+            return
+        metrics.DISCONNECTS.inc()
+        metrics.ACTIVE_CONNECTIONS.dec()
+        if state.principal is None:
             return
         who = state.principal
         try:
@@ -293,11 +340,13 @@ class ChatNamespace(socketio.AsyncNamespace):
         for room_id in await self.services.rooms.room_ids_for(who.user_id):
             await self.enter_room(sid, room_id)
             state.rooms.add(room_id)
-        await self.services.presence.connected(who.user_id, who.username, sid)
         # What happened while away: unread counts, and DMs received while offline.
         await self.emit("unread", await self.services.reads.unread_summary(who.user_id), to=sid)
         for message in await self.services.reads.pending_direct_messages(who.user_id):
             await self.emit("new_dm", {"message": message}, to=sid)
+        # Last: a handshake refused by a failure above must not leave a ghost connection
+        # in the presence registry (a refused socket gets no disconnect handler call).
+        await self.services.presence.connected(who.user_id, who.username, sid)
 
     def _forget(self, sid: str) -> SocketState | None:
         state = self.sockets.pop(sid, None)

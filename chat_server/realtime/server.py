@@ -6,8 +6,11 @@ from typing import Any
 
 import orjson
 import socketio
+import structlog
 
 from chat_server.config import Config
+
+log = structlog.get_logger(__name__)
 
 _UNKNOWN_EVENT = {"ok": False, "error": {"code": "unknown_event", "message": "Unknown event"}}
 
@@ -50,6 +53,19 @@ class ChatSocketServer(socketio.AsyncServer):
                 )
             return
         await super()._handle_event(eio_sid, namespace, id, data)
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        """Close a connection that sends an undecodable packet (bad JSON, unknown type).
+
+        python-socketio raises ValueError for these; left alone, engineio logs a traceback
+        per packet and keeps the socket, whose client then waits forever for an ack. Like
+        the JS server, drop the connection: the client reconnects and retries.
+        """
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except ValueError as exc:
+            log.warning("socket_packet_rejected", eio_sid=eio_sid, error=str(exc)[:200])
+            await self.eio.disconnect(eio_sid)
 
 
 def create_socket_server(config: Config, client_manager: Any = None) -> ChatSocketServer:

@@ -6,6 +6,10 @@ import time
 from typing import Protocol
 
 import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
 
 _KEY_PREFIX = "chat:blacklist:"
 
@@ -33,14 +37,31 @@ class MemoryBlacklist:
 
 
 class RedisBlacklist:
-    """Cluster-wide blacklist: one key per revoked token with the token's remaining lifetime."""
+    """Cluster-wide blacklist: one key per revoked token with the token's remaining lifetime.
+
+    Revocations made here are also kept in memory. While Redis is unreachable, checks use
+    that local copy: logouts on this instance still hold, logouts made on other instances
+    during the outage are honoured once Redis is back (tokens live 15 minutes at most).
+    Failing closed instead would log everyone out whenever Redis blinks.
+    """
 
     def __init__(self, client: aioredis.Redis):
         self._redis = client
+        self._local = MemoryBlacklist()
 
     async def add(self, jti: str, expires_at: int) -> None:
+        await self._local.add(jti, expires_at)
         ttl = max(1, expires_at - int(time.time()) + 1)
-        await self._redis.set(_KEY_PREFIX + jti, b"1", ex=ttl)
+        try:
+            await self._redis.set(_KEY_PREFIX + jti, b"1", ex=ttl)
+        except RedisError as exc:
+            log.warning("blacklist_redis_unavailable", op="add", error=str(exc))
 
     async def contains(self, jti: str) -> bool:
-        return bool(await self._redis.exists(_KEY_PREFIX + jti))
+        if await self._local.contains(jti):
+            return True
+        try:
+            return bool(await self._redis.exists(_KEY_PREFIX + jti))
+        except RedisError as exc:
+            log.warning("blacklist_redis_unavailable", op="check", error=str(exc))
+            return False

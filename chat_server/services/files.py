@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
+import re
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from uuid import UUID
 import asyncpg
 import filetype
 import structlog
-from PIL import Image, ImageOps, ImageSequence
+from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from chat_server.errors import NotFound, TooLarge, UnsupportedMediaType
 from chat_server.services import views
@@ -51,10 +53,19 @@ SNIFF_BYTES = 8192
 # Pillow refuses images above this many pixels: a 50-KB PNG can claim 100,000 x 100,000
 # pixels and exhaust memory when decoded (a decompression bomb).
 MAX_IMAGE_PIXELS = 40_000_000
+# An animated GIF is decoded frame by frame and every frame is held while re-encoding:
+# width x height x frames is bounded too, or a 5-MB GIF of thousands of large frames
+# would take gigabytes of memory.
+MAX_ANIMATION_PIXELS = 64_000_000
 # Thumbnails fit in this box (CSS pixels at 2x for a 160-px chat preview).
 THUMBNAIL_SIZE = (320, 320)
-# Text that opens like markup is refused even as .txt: no browser sniffing it into HTML.
-_MARKUP_PREFIXES = (b"<!doctype", b"<html", b"<svg", b"<script", b"<?xml", b"<body", b"<head")
+# Text that opens like markup (after a BOM and whitespace) is refused even as .txt: no
+# browser sniffing it into HTML. A doctype, comment, processing instruction or any tag.
+_MARKUP_START = re.compile(rb"^<(?:!doctype|!--|\?xml|/?[a-z][a-z0-9-]*(?:[\s/>]|$))", re.I)
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Image.info keys re-encoding may carry over: what rendering needs, never metadata
+# (EXIF, XMP, ICC blobs, comments, text chunks, application extensions).
+_KEEP_INFO = frozenset({"transparency", "duration"})
 
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
@@ -219,19 +230,25 @@ def sanitize_filename(raw: str) -> str:
 
 def sniff_type(path: Path) -> str | None:
     """The MIME type from the file's bytes: magic numbers for binary types, and strict
-    UTF-8 without NUL bytes (and not markup) for text."""
+    UTF-8 without NUL bytes (and not markup) for text.
+
+    Text whose first bytes happen to match a type we do not accept (`BMW ...` looks like
+    a BMP, `MZ ...` like an executable) is still text: a real file of those types has
+    bytes that are not valid NUL-free UTF-8.
+    """
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     kind = filetype.guess(head)
-    if kind is not None:
+    if kind is not None and kind.mime in ALLOWED_TYPES:
         return str(kind.mime)
     if _is_plain_text(path, head):
         return "text/plain"
-    return None
+    return str(kind.mime) if kind is not None else None
 
 
 def _is_plain_text(path: Path, head: bytes) -> bool:
-    if head.lstrip()[:16].lower().startswith(_MARKUP_PREFIXES):
+    start = head.removeprefix(_UTF8_BOM).lstrip()
+    if _MARKUP_START.match(start[:64]):
         return False
     decoder_input = path.read_bytes()
     if b"\x00" in decoder_input:
@@ -243,11 +260,20 @@ def _is_plain_text(path: Path, head: bytes) -> bool:
     return True
 
 
-def reencode_image(src: Path, dest: Path, thumb: Path, mime: str) -> tuple[int, int]:
+def reencode_image(
+    src: Path,
+    dest: Path,
+    thumb: Path,
+    mime: str,
+    *,
+    max_animation_pixels: int = MAX_ANIMATION_PIXELS,
+) -> tuple[int, int]:
     """Decode and re-encode an image without its metadata; write a thumbnail.
 
-    Re-encoding drops EXIF (GPS, camera serials), text chunks and comments, and anything
-    appended to the image (polyglots). Animated GIFs keep every frame and their timing.
+    Re-encoding drops EXIF (GPS, camera serials), XMP, text chunks and comments, and
+    anything appended to the image (polyglots). Pixels keep their colours: an embedded
+    ICC profile is applied (converted to sRGB) rather than copied. Animated GIFs keep
+    every frame and their timing.
     """
     try:
         with Image.open(src) as img:
@@ -259,7 +285,10 @@ def reencode_image(src: Path, dest: Path, thumb: Path, mime: str) -> tuple[int, 
                 raise UnsupportedMediaType("The image is not what its header says")
             width, height = img.size
             if fmt == "GIF" and getattr(img, "is_animated", False):
-                frames = [frame.copy() for frame in ImageSequence.Iterator(img)]
+                frame_count = int(getattr(img, "n_frames", 1))
+                if width * height * frame_count > max_animation_pixels:
+                    raise UnsupportedMediaType("The animation has too many frames")
+                frames = [_bare(frame.copy()) for frame in ImageSequence.Iterator(img)]
                 durations = [f.info.get("duration", 100) for f in frames]
                 frames[0].save(
                     dest,
@@ -272,20 +301,23 @@ def reencode_image(src: Path, dest: Path, thumb: Path, mime: str) -> tuple[int, 
                 )
                 first = frames[0].convert("RGBA")
             else:
-                clean = ImageOps.exif_transpose(img) if fmt == "JPEG" else img.copy()
-                width, height = clean.size
                 if fmt == "JPEG":
-                    clean.convert("RGB").save(dest, format="JPEG", quality=90, optimize=True)
+                    clean = _to_srgb(ImageOps.exif_transpose(img), "RGB")
+                    width, height = clean.size
+                    _bare(clean, keep=()).save(dest, format="JPEG", quality=90, optimize=True)
                 elif fmt == "PNG":
+                    clean = _bare(_to_srgb(img.copy(), None))
                     clean.save(dest, format="PNG", optimize=True)
                 else:
+                    clean = _bare(img.copy())
                     clean.save(dest, format="GIF")
                 first = clean.convert("RGBA")
+            first = _bare(first, keep=())
             first.thumbnail(THUMBNAIL_SIZE)
             if thumb.suffix == ".png":
                 first.save(thumb, format="PNG", optimize=True)
             else:
-                first.convert("RGB").save(thumb, format="JPEG", quality=85)
+                _bare(first.convert("RGB"), keep=()).save(thumb, format="JPEG", quality=85)
             return width, height
     except BaseException as exc:
         for p in (dest, thumb):
@@ -298,6 +330,36 @@ def reencode_image(src: Path, dest: Path, thumb: Path, mime: str) -> tuple[int, 
         if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)):
             raise UnsupportedMediaType("The image could not be decoded") from exc
         raise
+
+
+def _bare(img: Image.Image, keep: Collection[str] = _KEEP_INFO) -> Image.Image:
+    """`img` with every metadata entry dropped from `info`: Pillow's encoders fall back on
+    `info` for comments (JPEG, GIF) and ICC profiles, so they would copy them otherwise."""
+    img.info = {k: v for k, v in img.info.items() if k in keep}
+    return img
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(img: Image.Image, mode: str | None) -> Image.Image:
+    """Apply an embedded ICC profile (converting to sRGB) so that dropping the profile does
+    not change the colours; then convert to `mode` (None: keep the mode). Images without
+    a usable profile are only converted."""
+    icc = img.info.get("icc_profile")
+    if icc and img.mode in ("RGB", "RGBA", "CMYK", "L"):
+        out_mode = mode or ("RGBA" if img.mode == "RGBA" else "RGB")
+        try:
+            converted = ImageCms.profileToProfile(
+                img, io.BytesIO(icc), _SRGB, outputMode=out_mode
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            converted = None
+        if converted is not None:
+            return converted
+    if mode is not None and img.mode != mode:
+        return img.convert(mode)
+    return img
 
 
 def _sha256(path: Path) -> tuple[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from uuid import UUID
 import asyncpg
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import RedisError
 
 from chat_server.events import Event, Publisher, Target
 from chat_server.services.views import iso
@@ -47,8 +49,10 @@ class PresenceRegistry(Protocol):
         """Register a connection; returns the user's live connection count including it."""
         ...
 
-    async def remove(self, user_id: str, conn_id: str) -> int:
-        """Forget a connection; returns how many live connections the user has left."""
+    async def remove(self, user_id: str, conn_id: str) -> int | None:
+        """Forget a connection; returns how many live connections the user has left, or
+        None when the connection was no longer registered (already removed or reaped by
+        someone else, who then also saw the user go offline)."""
         ...
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
@@ -75,10 +79,10 @@ class MemoryPresenceRegistry:
         conns.add(conn_id)
         return len(conns)
 
-    async def remove(self, user_id: str, conn_id: str) -> int:
+    async def remove(self, user_id: str, conn_id: str) -> int | None:
         conns = self._conns.get(user_id)
-        if conns is None:
-            return 0
+        if conns is None or conn_id not in conns:
+            return None
         conns.discard(conn_id)
         if not conns:
             del self._conns[user_id]
@@ -105,10 +109,15 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return redis.call('ZCARD', KEYS[1])
 """
+# Returns -1 when neither the connection nor any expired one was in the user's set: then
+# whoever removed them reported the user's last connection, not us (no double "offline").
 _REMOVE_LUA = """
-redis.call('ZREM', KEYS[1], ARGV[2])
+local removed = redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+removed = removed + redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if removed == 0 then
+  return -1
+end
 return redis.call('ZCARD', KEYS[1])
 """
 _ALL_KEY = "chat:presence:all"
@@ -124,6 +133,8 @@ class RedisPresenceRegistry:
     def __init__(self, client: aioredis.Redis, ttl_s: float = PRESENCE_TTL_S):
         self._redis = client
         self._ttl = ttl_s
+        # Keys outlive their connections' expiry; EXPIRE 0 would delete them at once.
+        self._key_ttl = max(1, math.ceil(ttl_s * 2))
         self._add = client.register_script(_ADD_LUA)
         self._remove = client.register_script(_REMOVE_LUA)
 
@@ -131,16 +142,18 @@ class RedisPresenceRegistry:
         now = time.time()
         count = await self._add(
             keys=[_USER_KEY + user_id, _ALL_KEY],
-            args=[now, now + self._ttl, conn_id, f"{user_id}|{conn_id}", int(self._ttl * 2)],
+            args=[now, now + self._ttl, conn_id, f"{user_id}|{conn_id}", self._key_ttl],
         )
         return int(count)
 
-    async def remove(self, user_id: str, conn_id: str) -> int:
-        count = await self._remove(
-            keys=[_USER_KEY + user_id, _ALL_KEY],
-            args=[time.time(), conn_id, f"{user_id}|{conn_id}"],
+    async def remove(self, user_id: str, conn_id: str) -> int | None:
+        count = int(
+            await self._remove(
+                keys=[_USER_KEY + user_id, _ALL_KEY],
+                args=[time.time(), conn_id, f"{user_id}|{conn_id}"],
+            )
         )
-        return int(count)
+        return None if count < 0 else count
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         ids = list(user_ids)
@@ -154,12 +167,14 @@ class RedisPresenceRegistry:
         return {uid for uid, n in zip(ids, counts, strict=True) if int(n) > 0}
 
     async def heartbeat(self, conns: Iterable[tuple[str, str]]) -> None:
+        """Renew (or re-register) live connections: one that Redis lost (a restart, an
+        outage during connect, reaped while this instance stalled) comes back."""
         expiry = time.time() + self._ttl
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id, conn_id in conns:
-                pipe.zadd(_USER_KEY + user_id, {conn_id: expiry}, xx=True)
-                pipe.zadd(_ALL_KEY, {f"{user_id}|{conn_id}": expiry}, xx=True)
-                pipe.expire(_USER_KEY + user_id, int(self._ttl * 2))
+                pipe.zadd(_USER_KEY + user_id, {conn_id: expiry})
+                pipe.zadd(_ALL_KEY, {f"{user_id}|{conn_id}": expiry})
+                pipe.expire(_USER_KEY + user_id, self._key_ttl)
             await pipe.execute()
 
     async def reap(self) -> list[str]:
@@ -198,17 +213,34 @@ class PresenceService:
     async def connected(self, user_id: str, username: str, conn_id: str) -> None:
         """A connection is live; the user's first one makes them online."""
         self._local[conn_id] = user_id
-        if await self.registry.add(user_id, conn_id) == 1:
+        try:
+            count = await self.registry.add(user_id, conn_id)
+        except RedisError as exc:
+            # Presence degrades while Redis is away; the heartbeat re-registers later.
+            log.warning("presence_registry_unavailable", op="add", error=str(exc))
+            return
+        if count == 1:
             self._pending[user_id] = _Change(user_id, username, "online", None)
 
     async def disconnected(self, user_id: str, conn_id: str) -> None:
         """A connection closed; when it was the user's last, store last_seen and announce."""
         self._local.pop(conn_id, None)
-        if await self.registry.remove(user_id, conn_id) == 0:
+        try:
+            count = await self.registry.remove(user_id, conn_id)
+        except RedisError as exc:
+            # The entry expires on its own (PRESENCE_TTL_S) and the reaper announces it.
+            log.warning("presence_registry_unavailable", op="remove", error=str(exc))
+            return
+        if count == 0:
             await self._went_offline(user_id)
 
     async def online(self, user_ids: Iterable[str]) -> set[str]:
-        return await self.registry.online(user_ids)
+        """Who is online; nobody is reported online while the registry is unreachable."""
+        try:
+            return await self.registry.online(user_ids)
+        except RedisError as exc:
+            log.warning("presence_registry_unavailable", op="online", error=str(exc))
+            return set()
 
     async def _went_offline(self, user_id: str) -> None:
         async with self._pool.acquire() as conn:
@@ -222,9 +254,25 @@ class PresenceService:
 
     async def flush(self) -> None:
         """Announce the coalesced changes: each user's latest state, once, to every small
-        room they are in (each socket once)."""
+        room they are in (each socket once).
+
+        A change the registry no longer agrees with is dropped: e.g. the last tab closed
+        and a new one opened while the close was still storing last_seen (a page reload),
+        or the user came back on another instance. Whoever made the newer change
+        announces it.
+        """
         pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        online: set[str] | None
+        try:
+            online = await self.registry.online(pending)
+        except RedisError as exc:
+            log.warning("presence_registry_unavailable", op="flush", error=str(exc))
+            online = None
         for change in pending.values():
+            if online is not None and (change.status == "online") != (change.user_id in online):
+                continue
             async with self._pool.acquire() as conn:
                 rooms = await room_store.list_presence_rooms(
                     conn, UUID(change.user_id), PRESENCE_MAX_ROOM_MEMBERS
@@ -241,7 +289,13 @@ class PresenceService:
 
     async def heartbeat(self) -> None:
         """Renew this instance's connections and reap those of crashed instances."""
-        await self.registry.heartbeat((uid, cid) for cid, uid in self._local.items())
+        conns = [(uid, cid) for cid, uid in self._local.items()]
+        await self.registry.heartbeat(conns)
+        # A connection that closed while the heartbeat was in flight may have been
+        # re-registered after its removal: remove it again.
+        for user_id, conn_id in conns:
+            if conn_id not in self._local:
+                await self.registry.remove(user_id, conn_id)
         for user_id in await self.registry.reap():
             await self._went_offline(user_id)
 

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from chat_server.errors import RateLimited
 
+log = structlog.get_logger(__name__)
+
 
 class RateLimiter:
-    """Named limits (`register`, `login`, `messages`, ...) keyed by IP or user id."""
+    """Named limits (`register`, `login`, `messages`, ...) keyed by IP or user id.
+
+    With Redis the counters are cluster-wide. While Redis is unreachable each instance
+    counts on its own in memory (limits stay enforced per instance) rather than failing
+    every request that is rate limited.
+    """
 
     def __init__(self, limits: dict[str, str], redis_url: str | None = None):
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
         self._storage: Storage = (
             RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="chat-rl")
             if redis_url
@@ -26,10 +35,21 @@ class RateLimiter:
     async def hit(self, name: str, key: str) -> None:
         """Count one event; raise RateLimited (with Retry-After seconds) when over the limit."""
         item = self._limits[name]
-        if await self._strategy.hit(item, name, key):
+        strategy = self._strategy
+        try:
+            allowed = await strategy.hit(item, name, key)
+        except Exception as exc:  # Redis down or timing out: degrade to local counting
+            log.warning("rate_limit_storage_unavailable", error=str(exc))
+            strategy = self._fallback
+            allowed = await strategy.hit(item, name, key)
+        if allowed:
             return
-        stats = await self._strategy.get_window_stats(item, name, key)
-        raise RateLimited(int(stats.reset_time - time.time()) + 1)
+        try:
+            stats = await strategy.get_window_stats(item, name, key)
+            retry_after = int(stats.reset_time - time.time()) + 1
+        except Exception:
+            retry_after = int(item.get_expiry())
+        raise RateLimited(retry_after)
 
     async def reset(self) -> None:
         """Forget every counter (tests and operators)."""

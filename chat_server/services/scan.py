@@ -1,9 +1,9 @@
 """Optional malware scanning through ClamAV's clamd (off unless CLAMD_ADDRESS is set).
 
 Speaks clamd's INSTREAM command over a Unix socket (`/run/clamav/clamd.ctl`) or TCP
-(`host:port`). A file clamd reports as infected is refused; when clamd cannot be reached
-the upload is refused too (fail closed), because an operator who configured scanning
-relies on it.
+(`host:port`). A file clamd reports as infected (`... FOUND`) is refused with 415; when
+clamd cannot be reached or gives no verdict (`... ERROR`, no reply) the upload is refused
+too, with 503 (fail closed), because an operator who configured scanning relies on it.
 """
 
 from __future__ import annotations
@@ -47,13 +47,24 @@ class MalwareScanner:
                             await writer.drain()
                     writer.write(struct.pack(">I", 0))
                     await writer.drain()
-                    reply = (await reader.read(4096)).rstrip(b"\0").decode(errors="replace")
+                    try:
+                        raw = await reader.readuntil(b"\0")
+                    except asyncio.IncompleteReadError as exc:
+                        raw = exc.partial  # closed without the terminator
+                    except asyncio.LimitOverrunError:
+                        raw = b""  # not a clamd reply: no verdict
+                    reply = raw.rstrip(b"\0").decode(errors="replace").strip()
                 finally:
                     writer.close()
         except (OSError, TimeoutError) as exc:
             log.error("malware_scan_unavailable", error=str(exc))
             raise Unavailable("File scanning is unavailable, try again later") from exc
-        if reply.endswith("OK"):
+        if reply.endswith(" OK"):
             return
-        log.warning("malware_scan_rejected", reply=reply)
-        raise UnsupportedMediaType("The file was rejected by the malware scanner")
+        if reply.endswith(" FOUND"):
+            log.warning("malware_scan_rejected", reply=reply)
+            raise UnsupportedMediaType("The file was rejected by the malware scanner")
+        # Anything else (`... ERROR`, an empty or cut-off reply) is no verdict: fail closed,
+        # but as "try again", not as a judgement on the file.
+        log.error("malware_scan_failed", reply=reply)
+        raise Unavailable("File scanning is unavailable, try again later")

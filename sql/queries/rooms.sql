@@ -52,6 +52,8 @@ WHERE m.user_id = :user_id AND r.member_count <= :max_members;
 -- name: list_visible_rooms(user_id, search, after_id, limit)
 -- Public rooms, the caller's private rooms and private rooms they are invited to, by name,
 -- with member and unread counts; keyset-paged after the room :after_id, filtered by :search.
+-- The cursor room must itself be visible to the caller: a private room's id used as a
+-- cursor would otherwise reveal where its name sorts (and that it exists).
 SELECT r.id, r.name, r.description, r.is_private, r.kind, r.created_by, r.created_at,
        r.last_seq, r.member_count,
        m.user_id IS NOT NULL AS is_member,
@@ -65,7 +67,15 @@ WHERE (r.kind = 'public'
        OR (r.kind = 'private' AND (m.user_id IS NOT NULL OR i.user_id IS NOT NULL)))
   AND (CAST(:search AS text) IS NULL OR r.name ILIKE '%' || CAST(:search AS text) || '%' ESCAPE '\')
   AND (CAST(:after_id AS uuid) IS NULL
-       OR (lower(r.name), r.id) > (SELECT lower(a.name), a.id FROM rooms a WHERE a.id = CAST(:after_id AS uuid)))
+       OR (lower(r.name), r.id) > (
+           SELECT lower(a.name), a.id FROM rooms a
+           WHERE a.id = CAST(:after_id AS uuid)
+             AND (a.kind = 'public'
+                  OR (a.kind = 'private'
+                      AND (EXISTS (SELECT 1 FROM room_members am
+                                   WHERE am.room_id = a.id AND am.user_id = :user_id)
+                           OR EXISTS (SELECT 1 FROM room_invites ai
+                                      WHERE ai.room_id = a.id AND ai.user_id = :user_id))))))
 ORDER BY lower(r.name), r.id
 LIMIT :limit;
 
