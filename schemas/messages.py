@@ -42,14 +42,19 @@ class _MessageBody(CamelSchema):
     )
     file_id = fields.UUID(load_default=None)
 
-    @validates_schema
-    def _content_or_file(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("file_id") is None:
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _content_or_file(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        """Text needs content; a file needs type image or file. Runs even when other fields
+        failed, so that every problem is reported at once."""
+        sent = original if isinstance(original, dict) else {}
+        if data.get("file_id") is None and "fileId" not in sent:
             if data.get("message_type", "text") != "text":
                 raise ValidationError("image and file messages need a fileId.", "fileId")
-            if "content" not in data or not data["content"].strip():
+            if "content" not in sent:
+                raise ValidationError("Missing data for required field.", "content")
+            if "content" in data and not data["content"].strip():
                 raise ValidationError("Must not be blank.", "content")
-        elif data.get("message_type") == "text":
+        elif data.get("file_id") is not None and data.get("message_type") == "text":
             raise ValidationError("A message with a file is of type image or file.", "messageType")
 
 

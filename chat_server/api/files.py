@@ -43,18 +43,17 @@ async def upload(request: web.Request) -> web.Response:
     await files.check_rate(who.user_id)
     try:
         reader = await request.multipart()
-        seen = 0
-        for _ in range(MAX_FORM_PARTS):
-            part = await reader.next()
-            if part is None:
-                break
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                result = await files.upload(who.user_id, part.filename or "", _chunks(part))
-                return web.json_response(result, status=201)
-            seen += await _discard(part, MULTIPART_OVERHEAD_BYTES - seen)
-    except ValueError as exc:
-        # aiohttp's multipart parser: no boundary, no starting boundary, bad part framing.
+    except ValueError as exc:  # e.g. no boundary
         raise _malformed() from exc
+    seen = 0
+    for _ in range(MAX_FORM_PARTS):
+        part = await _next_part(reader)
+        if part is None:
+            break
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            result = await files.upload(who.user_id, part.filename or "", _chunks(part))
+            return web.json_response(result, status=201)
+        seen += await _discard(part, MULTIPART_OVERHEAD_BYTES - seen)
     raise ValidationFailed("The form has no `file` field", fields={"file": ["Missing file."]})
 
 
@@ -65,10 +64,28 @@ def _malformed() -> ValidationFailed:
     )
 
 
+async def _next_part(reader: MultipartReader) -> BodyPartReader | MultipartReader | None:
+    try:
+        return await reader.next()
+    except ValueError as exc:  # aiohttp's parser: no starting boundary, bad part framing
+        raise _malformed() from exc
+
+
+async def _read(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(CHUNK_BYTES)
+    except ValueError as exc:
+        raise _malformed() from exc
+    except ConnectionResetError as exc:
+        # The client went away mid-upload (common on mobile): not a server error. The
+        # partial file is removed by FileService; nobody is left to read this answer.
+        raise ValidationFailed("The upload was interrupted") from exc
+
+
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     """The file part's bytes; a part that ends without its closing boundary (a truncated
     body) is refused rather than stored cut short."""
-    while chunk := await part.read_chunk(CHUNK_BYTES):
+    while chunk := await _read(part):
         yield chunk
     if not part.at_eof():
         raise _malformed()
@@ -80,7 +97,7 @@ async def _discard(part: BodyPartReader | MultipartReader, budget: int) -> int:
     if not isinstance(part, BodyPartReader):
         raise _malformed()  # a nested multipart: no browser sends one
     size = 0
-    while chunk := await part.read_chunk(CHUNK_BYTES):
+    while chunk := await _read(part):
         size += len(chunk)
         if size > budget:
             raise TooLarge("Form fields other than `file` are limited in size")

@@ -1,4 +1,5 @@
-"""The cluster's Socket.IO manager: python-socketio's AsyncRedisManager plus
+"""The cluster's Socket.IO manager: python-socketio's AsyncRedisManager (delivering to
+local sockets through the encode-once path of `fanout.FastManager`) plus
 
 * control messages: actions every instance performs on its own sockets (disconnect a
   logged-out session, move a user's sockets into a room they just joined), carried on the
@@ -21,6 +22,7 @@ import socketio
 import structlog
 
 from chat_server import metrics
+from chat_server.realtime.fanout import FastManager
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +36,7 @@ PROBE_MISSES_ALLOWED = 3
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-class ClusterManager(socketio.AsyncRedisManager):
+class ClusterManager(socketio.AsyncRedisManager, FastManager):
     """AsyncRedisManager with control messages and a watched listener."""
 
     def __init__(self, url: str, instance_id: str):
@@ -105,6 +107,11 @@ class ClusterManager(socketio.AsyncRedisManager):
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True
                     self.subscribed = True
+                    # A fresh subscription counts as a returned probe: readiness and the
+                    # metric recover now, not at the next probe round (and the metric is
+                    # right from the start). A deaf listener still shows within 3 probes.
+                    self.last_probe_seen = time.monotonic()
+                    metrics.REDIS_LISTENER_UP.set(1)
                     delay = 0.25
                     log.info("redis_listener_subscribed", instance=self.instance_id)
                 async for message in self.pubsub.listen():

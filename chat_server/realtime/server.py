@@ -9,6 +9,7 @@ import socketio
 import structlog
 
 from chat_server.config import Config
+from chat_server.realtime import fanout
 
 log = structlog.get_logger(__name__)
 
@@ -69,9 +70,12 @@ class ChatSocketServer(socketio.AsyncServer):
 
 
 def create_socket_server(config: Config, client_manager: Any = None) -> ChatSocketServer:
-    """The server with deliberate limits: heartbeat, payload size, CORS, no compression."""
+    """The server with deliberate limits: heartbeat, payload size, CORS, no compression,
+    and the encode-once fan-out (`fanout.FastManager`) unless a cluster manager is given."""
+    if client_manager is None:
+        client_manager = fanout.FastManager()
     cors: list[str] | None = list(config.cors_origins) or None
-    return ChatSocketServer(
+    sio = ChatSocketServer(
         async_mode="aiohttp",
         client_manager=client_manager,
         json=_OrjsonCodec,
@@ -85,3 +89,5 @@ def create_socket_server(config: Config, client_manager: Any = None) -> ChatSock
         engineio_logger=False,
         transports=["polling", "websocket"],
     )
+    fanout.install(sio)
+    return sio

@@ -327,7 +327,10 @@ def reencode_image(
             raise
         if isinstance(exc, Image.DecompressionBombError):
             raise UnsupportedMediaType("The image has too many pixels") from exc
-        if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)):
+        if isinstance(exc, Exception):
+            # Pillow's decoders fail on hostile input in many ways (OSError, SyntaxError,
+            # but also IndexError, struct.error...): any of them means "not an image".
+            log.info("image_rejected", mime=mime, error=type(exc).__name__)
             raise UnsupportedMediaType("The image could not be decoded") from exc
         raise
 
@@ -350,9 +353,7 @@ def _to_srgb(img: Image.Image, mode: str | None) -> Image.Image:
     if icc and img.mode in ("RGB", "RGBA", "CMYK", "L"):
         out_mode = mode or ("RGBA" if img.mode == "RGBA" else "RGB")
         try:
-            converted = ImageCms.profileToProfile(
-                img, io.BytesIO(icc), _SRGB, outputMode=out_mode
-            )
+            converted = ImageCms.profileToProfile(img, io.BytesIO(icc), _SRGB, outputMode=out_mode)
         except (ImageCms.PyCMSError, OSError, ValueError):
             converted = None
         if converted is not None:

@@ -23,9 +23,16 @@ from chat_server.store import users as user_store
 INVITER_ROLES = frozenset({"owner", "admin"})
 
 
-async def readable_room(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> dict[str, Any]:
-    """The room if the user may see it: public rooms for everyone, private rooms for
-    members and invitees, direct rooms for their two members."""
+async def readable_room(
+    conn: asyncpg.Connection, room_id: UUID, user_id: UUID, *, invited: bool = False
+) -> dict[str, Any]:
+    """The room if the user may read it: public rooms for everyone, private rooms for
+    members, direct rooms for their two members.
+
+    An invitee of a private room knows it exists: with `invited=True` they may see it (its
+    details and members, to decide whether to join); otherwise (its messages) they are
+    told to join first.
+    """
     room = await room_store.get_room(conn, room_id)
     if room is None:
         raise NotFound("Room not found")
@@ -37,17 +44,22 @@ async def readable_room(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) 
         room["kind"] == "private"
         and await room_store.get_invite(conn, room_id, user_id) is not None
     ):
-        return room
+        if invited:
+            return room
+        raise Forbidden("Join the room first")
     raise NotFound("Room not found")
 
 
 async def require_member(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> dict[str, Any]:
-    """The membership row; a public room's non-member is told to join, others get 404."""
+    """The membership row; a public room's non-member (or a private room's invitee) is
+    told to join, others get 404."""
     membership = await room_store.get_membership(conn, room_id, user_id)
     if membership is not None:
         return membership
     room = await room_store.get_room(conn, room_id)
-    if room is None or room["kind"] != "public":
+    if room is None or room["kind"] == "direct":
+        raise NotFound("Room not found")
+    if room["kind"] == "private" and await room_store.get_invite(conn, room_id, user_id) is None:
         raise NotFound("Room not found")
     raise Forbidden("Join the room first")
 
@@ -88,7 +100,7 @@ class RoomService:
         """One room's details, 404 for a private room the caller may not see."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn:
-            room = await readable_room(conn, room_id, uid)
+            room = await readable_room(conn, room_id, uid, invited=True)
             membership = await room_store.get_membership(conn, room_id, uid)
             invite = None if membership else await room_store.get_invite(conn, room_id, uid)
         return views.room(_with_caller(room, membership, invite is not None))
@@ -117,7 +129,7 @@ class RoomService:
         """Join a public room, or a private room one is invited to. Joining twice is a no-op."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            visible = await readable_room(conn, room_id, uid)
+            visible = await readable_room(conn, room_id, uid, invited=True)
             if visible["kind"] == "direct":
                 raise NotFound("Room not found")
             added = await room_store.add_member(conn, room_id, uid)
@@ -143,7 +155,7 @@ class RoomService:
         if room_id == room_store.LOBBY_ROOM_ID:
             raise Forbidden("Everyone stays in the lobby")
         async with self._pool.acquire() as conn, conn.transaction():
-            room = await readable_room(conn, room_id, uid)
+            room = await readable_room(conn, room_id, uid, invited=True)
             if room["kind"] == "direct":
                 raise Forbidden("Direct conversations cannot be left")
             removed = await room_store.remove_member(conn, room_id, uid)
@@ -160,7 +172,7 @@ class RoomService:
     ) -> dict[str, Any]:
         """One page of members with role, online status, last seen and read position."""
         async with self._pool.acquire() as conn:
-            await readable_room(conn, room_id, UUID(user_id))
+            await readable_room(conn, room_id, UUID(user_id), invited=True)
             rows = await room_store.list_members(conn, room_id, after, limit + 1)
         has_more = len(rows) > limit
         rows = rows[:limit]
@@ -187,7 +199,7 @@ class RoomService:
         """Invite a user into a private room (owners and admins only)."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            room = await readable_room(conn, room_id, uid)
+            room = await readable_room(conn, room_id, uid, invited=True)
             membership = await room_store.get_membership(conn, room_id, uid)
             if membership is None:
                 raise NotFound("Room not found")

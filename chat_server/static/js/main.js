@@ -359,6 +359,8 @@ function applyIncoming(chat, m) {
     if (m.clientMsgId) dropOutbox(m.clientMsgId);
   } else {
     chat.typing.delete(m.userId);
+    // Posting moves the sender's read pointer to their message (the server does the same).
+    if (m.userId) bumpRead(chat, m.userId, m.seq);
   }
   if (chat.key === state.activeKey) {
     render("messages", "typing");
@@ -565,6 +567,10 @@ async function connectSocket() {
     },
   });
   state.socket = socket;
+  if (localStorage.getItem("chat.debug") === "1") {
+    socket.onAny((event, ...args) => console.debug("<-", event, JSON.stringify(args)));
+    socket.onAnyOutgoing((event, ...args) => console.debug("->", event, JSON.stringify(args)));
+  }
 
   socket.on("connect", () => {
     state.connected = true;
@@ -817,17 +823,16 @@ function render(...parts) {
   renderQueued = true;
   queueMicrotask(() => {
     renderQueued = false;
-    const all = dirty.has("all");
-    const has = (p) => all || dirty.has(p);
     const todo = new Set(dirty);
     dirty.clear();
+    const has = (p) => todo.has("all") || todo.has(p);
     if (!state.me) return;
     if (has("sidebar")) renderSidebar();
     if (has("header")) renderHeader();
     if (has("messages")) renderMessagesNow();
     if (has("typing")) renderTyping();
     if (has("members")) renderMembers();
-    if (has("banner") || todo.has("banner")) renderBanner();
+    if (has("banner")) renderBanner();
   });
 }
 
@@ -1596,6 +1601,8 @@ function wire() {
     panel.hidden = !panel.hidden;
     $("#members-btn").setAttribute("aria-pressed", String(!panel.hidden));
     render("members");
+    const chat = activeChat();
+    if (!panel.hidden && chat) loadDetails(chat);
   });
   $("#members-close").addEventListener("click", () => {
     $("#members-panel").hidden = true;

@@ -47,7 +47,8 @@ export function messageText(message) {
     const tpl = document.createElement("template");
     tpl.innerHTML = message.contentHtml;
     clean(tpl.content);
-    return tpl.content;
+    // Markdown that sanitises to nothing (e.g. only an image): show the text as written.
+    if (tpl.content.textContent.trim() || !(message.content || "").trim()) return tpl.content;
   }
   const frag = document.createDocumentFragment();
   if (message.content) frag.appendChild(h("p.plain", null, message.content));
