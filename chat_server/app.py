@@ -161,6 +161,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 publisher,
                 bcrypt_rounds=config.bcrypt_rounds,
                 refresh_ttl_s=config.refresh_token_ttl_s,
+                refresh_reuse_grace_s=config.refresh_reuse_grace_s,
             ),
             users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds),
             rooms=RoomService(pool, publisher, presence, typing),

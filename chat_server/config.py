@@ -25,6 +25,10 @@ DEFAULT_RATE_LIMIT_UPLOADS = "10/hour"
 DEFAULT_ACCESS_TOKEN_TTL_S = 15 * 60
 DEFAULT_REFRESH_TOKEN_TTL_S = 7 * 24 * 3600
 
+# A spent refresh token presented again this soon after its rotation is a concurrent
+# refresh (two tabs, a retried request), not a theft: it gets a new pair of its own.
+DEFAULT_REFRESH_REUSE_GRACE_S = 10
+
 # bcrypt cost 12 takes ~250 ms here; 10 is the seed's floor. 12 is OWASP's current advice.
 DEFAULT_BCRYPT_ROUNDS = 12
 
@@ -70,6 +74,7 @@ class Config:
     log_format: str = "console"
     access_token_ttl_s: int = DEFAULT_ACCESS_TOKEN_TTL_S
     refresh_token_ttl_s: int = DEFAULT_REFRESH_TOKEN_TTL_S
+    refresh_reuse_grace_s: int = DEFAULT_REFRESH_REUSE_GRACE_S
     bcrypt_rounds: int = DEFAULT_BCRYPT_ROUNDS
     ping_interval_s: float = DEFAULT_PING_INTERVAL_S
     ping_timeout_s: float = DEFAULT_PING_TIMEOUT_S
@@ -124,6 +129,7 @@ class Config:
             log_format=e.get("LOG_FORMAT", "json" if production else "console").lower(),
             access_token_ttl_s=_int(e, "ACCESS_TOKEN_TTL", DEFAULT_ACCESS_TOKEN_TTL_S),
             refresh_token_ttl_s=_int(e, "REFRESH_TOKEN_TTL", DEFAULT_REFRESH_TOKEN_TTL_S),
+            refresh_reuse_grace_s=_int(e, "REFRESH_REUSE_GRACE", DEFAULT_REFRESH_REUSE_GRACE_S),
             bcrypt_rounds=_int(e, "BCRYPT_ROUNDS", DEFAULT_BCRYPT_ROUNDS),
             ping_interval_s=float(e.get("PING_INTERVAL", DEFAULT_PING_INTERVAL_S)),
             ping_timeout_s=float(e.get("PING_TIMEOUT", DEFAULT_PING_TIMEOUT_S)),

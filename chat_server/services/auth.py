@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,9 @@ from chat_server.store import tokens as token_store
 from chat_server.store import users as user_store
 
 log = structlog.get_logger(__name__)
+
+# Blacklist key of a whole login session (all its access tokens), next to per-token jtis.
+_SESSION_PREFIX = "session:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class AuthService:
         *,
         bcrypt_rounds: int,
         refresh_ttl_s: int,
+        refresh_reuse_grace_s: int = 10,
     ):
         self._pool = pool
         self._codec = codec
@@ -74,6 +79,7 @@ class AuthService:
         self._publisher = publisher
         self._rounds = bcrypt_rounds
         self._refresh_ttl = timedelta(seconds=refresh_ttl_s)
+        self._reuse_grace = timedelta(seconds=refresh_reuse_grace_s)
         # Checked against when a login names no account, so an unknown email costs the same
         # bcrypt time as a wrong password and timing does not reveal which accounts exist.
         self._dummy_hash: str | None = None
@@ -106,7 +112,10 @@ class AuthService:
         """Exchange a refresh token for a new pair; the old one is spent.
 
         Presenting a spent (rotated) token means it was stolen or replayed: the whole
-        family is revoked and the caller must log in again.
+        family is revoked (its refresh tokens, and its access tokens through the session
+        blacklist) and the caller must log in again. Within the grace window after the
+        rotation a reuse is taken for a concurrent refresh (two tabs, a client retry after
+        a lost response) and gets its own new pair instead.
         """
         token_hash = hash_refresh_token(refresh_token)
         reused_family = None
@@ -114,19 +123,25 @@ class AuthService:
             row = await token_store.lock_refresh_token(conn, token_hash)
             if row is None or row["revoked_at"] is not None:
                 raise InvalidToken("Invalid refresh token")
-            if row["rotated_at"] is not None:
+            now = datetime.now(UTC)
+            in_grace = (
+                row["rotated_at"] is not None and now - row["rotated_at"] <= self._reuse_grace
+            )
+            if row["rotated_at"] is not None and not in_grace:
                 await token_store.revoke_family(conn, row["family_id"])
                 reused_family = row["family_id"]
-            elif row["expires_at"] <= datetime.now(UTC):
+            elif row["expires_at"] <= now:
                 raise InvalidToken("Refresh token expired")
             else:
-                await token_store.mark_rotated(conn, row["id"])
+                if not in_grace:
+                    await token_store.mark_rotated(conn, row["id"])
                 user = await user_store.get_user(conn, row["user_id"])
                 if user is None:
                     raise InvalidToken("Invalid refresh token")
                 return await self._issue(conn, user, row["family_id"])
         # Outside the transaction so the revocation is committed whatever happens next.
         log.warning("refresh_token_reuse", family_id=str(reused_family))
+        await self._revoke_access(str(reused_family))
         await self._publisher.revoke_session(str(reused_family))
         raise InvalidToken("Refresh token reuse detected; session revoked")
 
@@ -134,6 +149,7 @@ class AuthService:
         """End a login session: blacklist the access token, revoke its refresh family and
         disconnect its sockets everywhere."""
         await self._blacklist.add(principal.jti, principal.expires_at)
+        await self._revoke_access(principal.session_id)
         async with self._pool.acquire() as conn:
             await token_store.revoke_family(conn, uuid.UUID(principal.session_id))
         await self._publisher.revoke_session(principal.session_id)
@@ -142,7 +158,7 @@ class AuthService:
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token and that it has not been revoked."""
         claims: AccessClaims = self._codec.decode_access(token)
-        if await self._blacklist.contains(claims.jti):
+        if await self._blacklist.contains_any((claims.jti, _SESSION_PREFIX + claims.session_id)):
             raise InvalidToken("Token revoked")
         return Principal(
             user_id=claims.user_id,
@@ -151,6 +167,12 @@ class AuthService:
             jti=claims.jti,
             expires_at=claims.expires_at,
         )
+
+    async def _revoke_access(self, session_id: str) -> None:
+        """Refuse every access token of a login session from now until the newest of them
+        would have expired anyway."""
+        until = int(time.time()) + self._codec.access_ttl_s
+        await self._blacklist.add(_SESSION_PREFIX + session_id, until)
 
     async def _open_session(self, conn: asyncpg.Connection, user: dict[str, Any]) -> TokenPair:
         return await self._issue(conn, user, uuid.uuid4())

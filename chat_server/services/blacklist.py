@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -19,6 +20,8 @@ class TokenBlacklist(Protocol):
 
     async def contains(self, jti: str) -> bool: ...
 
+    async def contains_any(self, keys: Iterable[str]) -> bool: ...
+
 
 class MemoryBlacklist:
     """Single-instance blacklist; expired entries are pruned as new ones arrive."""
@@ -34,6 +37,12 @@ class MemoryBlacklist:
     async def contains(self, jti: str) -> bool:
         exp = self._entries.get(jti)
         return exp is not None and exp > int(time.time())
+
+    async def contains_any(self, keys: Iterable[str]) -> bool:
+        for key in keys:
+            if await self.contains(key):
+                return True
+        return False
 
 
 class RedisBlacklist:
@@ -58,10 +67,15 @@ class RedisBlacklist:
             log.warning("blacklist_redis_unavailable", op="add", error=str(exc))
 
     async def contains(self, jti: str) -> bool:
-        if await self._local.contains(jti):
+        return await self.contains_any((jti,))
+
+    async def contains_any(self, keys: Iterable[str]) -> bool:
+        """One round trip for several keys (a token and its session)."""
+        keys = list(keys)
+        if await self._local.contains_any(keys):
             return True
         try:
-            return bool(await self._redis.exists(_KEY_PREFIX + jti))
+            return bool(await self._redis.exists(*(_KEY_PREFIX + k for k in keys)))
         except RedisError as exc:
             log.warning("blacklist_redis_unavailable", op="check", error=str(exc))
             return False

@@ -6,8 +6,12 @@ import nh3
 from markdown_it import MarkdownIt
 
 # CommonMark without raw HTML passthrough, plus strikethrough and tables (GFM-like).
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
-    ["strikethrough", "table"]
+# Images are not rendered: a remote image in a message would leak every reader's IP to
+# its host. `![alt](url)` shows as "!" and a link instead (images are shared as uploads).
+_md = (
+    MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+    .enable(["strikethrough", "table"])
+    .disable("image")
 )
 
 ALLOWED_TAGS = {

@@ -224,7 +224,14 @@ async def test_refresh_rotates_the_pair(server, http, register):
     assert status == 200, again
 
 
-async def test_spent_refresh_token_is_refused_and_revokes_the_family(server, http, register):
+@pytest.fixture
+async def strict_server(start_server):
+    """No grace window: any reuse of a spent refresh token counts as theft."""
+    return await start_server(refresh_reuse_grace_s=0)
+
+
+async def test_spent_refresh_token_is_refused_and_revokes_the_family(strict_server, http, register):
+    server = strict_server
     user = await register(server)
     status, newer = await refresh(http, server, user.refresh_token)
     assert status == 200
@@ -241,9 +248,15 @@ async def test_spent_refresh_token_is_refused_and_revokes_the_family(server, htt
     )
     assert status == 200
     assert (await refresh(http, server, other["refreshToken"]))[0] == 200
+    # The access tokens of the revoked family are refused as well.
+    async with http.get(
+        f"{server.url}/api/users/me", headers={"Authorization": f"Bearer {newer['accessToken']}"}
+    ) as resp:
+        assert resp.status == 401
 
 
-async def test_reuse_disconnects_the_family_sockets(server, http, register, sio_connect):
+async def test_reuse_disconnects_the_family_sockets(strict_server, http, register, sio_connect):
+    server = strict_server
     user = await register(server)
     status, newer = await refresh(http, server, user.refresh_token)
     assert status == 200
@@ -255,12 +268,23 @@ async def test_reuse_disconnects_the_family_sockets(server, http, register, sio_
     await client.recorder.wait_for("disconnect")
 
 
-async def test_concurrent_refresh_with_one_token_yields_one_pair(server, http, register):
+async def test_concurrent_refresh_with_one_token_yields_one_pair(strict_server, http, register):
+    server = strict_server
     user = await register(server)
     results = await asyncio.gather(*(refresh(http, server, user.refresh_token) for _ in range(2)))
     statuses = sorted(s for s, _ in results)
     assert statuses[0] == 200
     assert statuses == [200, 401]
+
+
+async def test_reuse_within_the_grace_window_is_a_concurrent_refresh(server, http, register):
+    """Two tabs refreshing at once (default 10 s grace): both get a working pair, and the
+    family stays alive."""
+    user = await register(server)
+    results = await asyncio.gather(*(refresh(http, server, user.refresh_token) for _ in range(2)))
+    assert sorted(s for s, _ in results) == [200, 200]
+    for _, pair in results:
+        assert (await refresh(http, server, pair["refreshToken"]))[0] == 200
 
 
 @pytest.mark.parametrize("token", ["not-a-real-token", "x" * 43])

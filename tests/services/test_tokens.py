@@ -231,7 +231,8 @@ def make_auth(pool, codec, blacklist) -> AuthService:
 async def test_blacklisted_token_is_refused_by_authenticate(pool, codec):
     auth = make_auth(pool, codec, MemoryBlacklist())
     token, _ = codec.issue_access(USER_ID, "alice", SESSION_ID)
-    other, _ = codec.issue_access(USER_ID, "alice", SESSION_ID)
+    sibling, _ = codec.issue_access(USER_ID, "alice", SESSION_ID)
+    other, _ = codec.issue_access(USER_ID, "alice", str(uuid.uuid4()))
     who = await auth.authenticate(token)
     assert who.user_id == USER_ID
     assert who.session_id == SESSION_ID
@@ -239,7 +240,10 @@ async def test_blacklisted_token_is_refused_by_authenticate(pool, codec):
     with pytest.raises(InvalidToken) as info:
         await auth.authenticate(token)
     assert info.value.message == "Token revoked"
-    # Blacklisting is per token (jti): another token is unaffected by this blacklist.
+    # Logout ends the whole login session: its other access tokens die too...
+    with pytest.raises(InvalidToken):
+        await auth.authenticate(sibling)
+    # ...while another session of the same user is unaffected.
     assert (await auth.authenticate(other)).jti != who.jti
 
 
@@ -260,7 +264,8 @@ async def test_redis_blacklist_is_shared_between_services(pool, codec):
     try:
         a = make_auth(pool, codec, RedisBlacklist(r1))
         b = make_auth(pool, codec, RedisBlacklist(r2))
-        token, claims_ = codec.issue_access(USER_ID, "alice", SESSION_ID)
+        # A fresh session: Redis keeps revoked sessions across test runs.
+        token, claims_ = codec.issue_access(USER_ID, "alice", str(uuid.uuid4()))
         await b.authenticate(token)
         await a.logout(await a.authenticate(token))
         with pytest.raises(InvalidToken):
