@@ -78,8 +78,69 @@ def _frame(payload: bytes) -> bytes:
     return header + payload
 
 
+class _SidSet(dict[Any, None]):
+    """An insertion-ordered set with the list methods python-socketio's manager calls on
+    its pending lists (`append`, `remove`, `in`, `len`), each O(1) instead of O(n)."""
+
+    def append(self, sid: Any) -> None:
+        self[sid] = None
+
+    def remove(self, sid: Any) -> None:
+        del self[sid]
+
+
+class _PendingMap(dict[Any, Any]):
+    """python-socketio creates `pending_connect[namespace] = []`; keep sets instead, so a
+    ramp of thousands of connects is not quadratic."""
+
+    def __setitem__(self, namespace: Any, sids: Any) -> None:
+        super().__setitem__(
+            namespace, sids if isinstance(sids, _SidSet) else _SidSet.fromkeys(sids)
+        )
+
+
 class FastManager(socketio.AsyncManager):
-    """AsyncManager whose emits without callbacks take the encode-once path."""
+    """AsyncManager whose emits without callbacks take the encode-once path, and whose
+    bookkeeping is O(1) per socket.
+
+    The library finds a disconnecting socket's rooms by scanning every room of the
+    namespace; with a user room and a session room per socket that made each disconnect
+    O(sockets) and a mass disconnect quadratic. Here each socket's rooms are indexed.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending_connect = _PendingMap()
+        self.pending_disconnect = _PendingMap()
+        self._sid_rooms: dict[tuple[str, Any], set[Any]] = {}
+
+    def basic_enter_room(self, sid: Any, namespace: str, room: Any, eio_sid: Any = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        self._sid_rooms.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: Any, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        rooms = self._sid_rooms.get((namespace, sid))
+        if rooms is not None:
+            rooms.discard(room)
+
+    def basic_disconnect(self, sid: Any, namespace: str, **kwargs: Any) -> None:
+        rooms = self._sid_rooms.pop((namespace, sid), set())
+        if namespace in self.rooms:
+            # Leave every room but the sid's own and `None` (the connection table) first,
+            # as the library does, so lookups by sid keep working until the end.
+            for room in sorted(rooms, key=lambda r: r is None or r == sid):
+                super().basic_leave_room(sid, namespace, room)
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            sids = pending.get(namespace)
+            if sids is not None and sid in sids:
+                sids.remove(sid)
+                if not sids:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: Any, namespace: str) -> list[Any]:
+        return [r for r in self._sid_rooms.get((namespace, sid), ()) if r is not None]
 
     async def emit(
         self,

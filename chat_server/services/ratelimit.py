@@ -6,10 +6,11 @@ import time
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from chat_server.errors import RateLimited
+from chat_server.services.local_limits import LocalMovingWindow
 
 log = structlog.get_logger(__name__)
 
@@ -23,19 +24,21 @@ class RateLimiter:
     """
 
     def __init__(self, limits: dict[str, str], redis_url: str | None = None):
-        self._fallback = MovingWindowRateLimiter(MemoryStorage())
-        self._storage: Storage = (
+        self._fallback = LocalMovingWindow()
+        self._storage: Storage | None = (
             RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="chat-rl")
             if redis_url
-            else MemoryStorage()
+            else None
         )
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._strategy: MovingWindowRateLimiter | LocalMovingWindow = (
+            MovingWindowRateLimiter(self._storage) if self._storage is not None else self._fallback
+        )
         self._limits: dict[str, RateLimitItem] = {k: parse(v) for k, v in limits.items()}
 
     async def hit(self, name: str, key: str) -> None:
         """Count one event; raise RateLimited (with Retry-After seconds) when over the limit."""
         item = self._limits[name]
-        strategy = self._strategy
+        strategy: MovingWindowRateLimiter | LocalMovingWindow = self._strategy
         try:
             allowed = await strategy.hit(item, name, key)
         except Exception as exc:  # Redis down or timing out: degrade to local counting
@@ -51,6 +54,28 @@ class RateLimiter:
             retry_after = int(item.get_expiry())
         raise RateLimited(retry_after)
 
+    async def check(self, name: str, key: str) -> None:
+        """Raise RateLimited if `key` has used up limit `name`, without counting anything
+        (for limits that count only failures, like failed logins per account)."""
+        item = self._limits[name]
+        strategy: MovingWindowRateLimiter | LocalMovingWindow = self._strategy
+        try:
+            allowed = await strategy.test(item, name, key)
+        except Exception as exc:  # Redis down: the local fallback's counters
+            log.warning("rate_limit_storage_unavailable", error=str(exc))
+            strategy = self._fallback
+            allowed = await strategy.test(item, name, key)
+        if allowed:
+            return
+        try:
+            stats = await strategy.get_window_stats(item, name, key)
+            retry_after = int(stats.reset_time - time.time()) + 1
+        except Exception:
+            retry_after = int(item.get_expiry())
+        raise RateLimited(retry_after)
+
     async def reset(self) -> None:
         """Forget every counter (tests and operators)."""
-        await self._storage.reset()
+        self._fallback.reset()
+        if self._storage is not None:
+            await self._storage.reset()

@@ -70,3 +70,27 @@ async def messages_after(
         queries.messages.messages_after(conn, room_id=room_id, after=after, limit=limit)
     )
     return [dict(r) for r in rows]
+
+
+async def insert_room_message(
+    conn: asyncpg.Connection,
+    *,
+    room_id: UUID,
+    user_id: UUID,
+    content: str,
+    content_html: str,
+    message_type: str,
+    client_msg_id: str | None,
+) -> Row | None:
+    """Store a member's text message in one round trip (atomic as one statement); None
+    when the sender is not a member of the room."""
+    row = await queries.messages.insert_room_message(
+        conn,
+        room_id=room_id,
+        user_id=user_id,
+        content=content,
+        content_html=content_html,
+        message_type=message_type,
+        client_msg_id=client_msg_id,
+    )
+    return dict(row) if row else None

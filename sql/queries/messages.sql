@@ -43,3 +43,25 @@ FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id 
 WHERE m.room_id = :room_id AND m.seq > :after
 ORDER BY m.seq ASC
 LIMIT :limit;
+
+-- name: insert_room_message(room_id, user_id, content, content_html, message_type, client_msg_id)^
+-- The hot path in one statement: if the sender is a member, take the room's next seq
+-- (row lock), store the message and move the sender's read pointer; no row otherwise.
+WITH member AS (
+    SELECT 1 FROM room_members WHERE room_id = :room_id AND user_id = :user_id
+), next AS (
+    UPDATE rooms SET last_seq = last_seq + 1
+    WHERE id = :room_id AND EXISTS (SELECT 1 FROM member)
+    RETURNING last_seq
+), ins AS (
+    INSERT INTO messages (room_id, seq, user_id, content, content_html, message_type,
+                          client_msg_id)
+    SELECT :room_id, next.last_seq, :user_id, :content, :content_html, :message_type,
+           :client_msg_id
+    FROM next
+    RETURNING *
+), read AS (
+    UPDATE room_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM ins))
+    WHERE room_id = :room_id AND user_id = :user_id AND EXISTS (SELECT 1 FROM ins)
+)
+SELECT ins.*, (SELECT u.username FROM users u WHERE u.id = ins.user_id) AS username FROM ins;
