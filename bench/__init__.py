@@ -1,0 +1,1 @@
+"""Benchmark suite: lean Socket.IO load generator, scenarios, baselines, results."""

@@ -1,0 +1,165 @@
+"""Cluster fan-out: the fan-out scenario through HAProxy to 2+ instances sharing Redis.
+
+Two ways to run it:
+
+- `--url http://127.0.0.1:8080 [--pids 123,456]`: drive a cluster started by someone else
+  (e.g. `chat-server cluster` or docker-compose). Its instances must use the bench database
+  (`postgresql://postgres@127.0.0.1:5432/chat_bench`) and the bench JWT secret
+  (`bench.fixtures.JWT_SECRET`, or set BENCH_JWT_SECRET to theirs).
+- `--launch`: the bench starts N instances of `chat-server` (ports 8111, 8112, ...) with
+  REDIS_URL, and HAProxy on 127.0.0.1:8110 with the repository's top-level `haproxy.cfg`
+  (configured through CHAT_LISTEN / CHAT_BACKEND_n / CHAT_CHECK_INTER / CHAT_MAXCONN), or
+  `--haproxy-cfg FILE`. Instances and HAProxy are pinned to the server cores.
+
+Senders and receivers of a room are spread over the instances by HAProxy's balancing, so
+most deliveries cross instances through Redis. HAProxy holds two descriptors per proxied
+socket: with this machine's 20,000 descriptor limit it can proxy ~9,900 sockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import time
+from typing import Any
+
+import redis
+
+from bench import fixtures, scenarios
+from bench.common import REPO_DIR, RESULTS_DIR, log, machine, save_result
+from bench.loadgen.pool import LoadGen
+from bench.targets import (
+    Target,
+    _popen,
+    chat_server_bin,
+    default_cpus,
+    external,
+    ours_env,
+    wait_live,
+)
+
+FRONT_PORT = 8110
+FIRST_BACKEND_PORT = 8111
+
+
+def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) -> Target:
+    haproxy = shutil.which("haproxy") or (
+        "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
+    )
+    if haproxy is None:
+        raise RuntimeError("haproxy is not installed (apt-get install haproxy), or pass --url")
+    cfg_path = cfg or str(REPO_DIR / "haproxy.cfg")
+    if not os.path.exists(cfg_path):
+        raise RuntimeError(f"{cfg_path} does not exist: pass --haproxy-cfg or --url")
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()  # the bench's own Redis database: presence, rate limits, blacklist
+    r.close()
+    target = Target("cluster", "ours", "127.0.0.1", FRONT_PORT, uses_tokens=True)
+    try:
+        backends = []
+        for i in range(instances):
+            port = FIRST_BACKEND_PORT + i
+            env = ours_env(
+                port=port,
+                database_url=fixtures.dsn(),
+                jwt_secret=fixtures.JWT_SECRET,
+                redis_url=redis_url,
+            )
+            env["INSTANCE_ID"] = f"bench-app{i + 1}"
+            log_path = RESULTS_DIR / "logs" / f"cluster-app{i + 1}.log"
+            proc = _popen([chat_server_bin()], env, log_path, cpus)
+            target.procs.append(proc)
+            target.pids.append(proc.pid)
+            backends.append(f"127.0.0.1:{port}")
+            wait_live(f"http://127.0.0.1:{port}", procs=[proc])
+        env = dict(os.environ)
+        env.update(
+            CHAT_LISTEN=f"127.0.0.1:{FRONT_PORT}",
+            CHAT_CHECK_INTER="1s",
+            CHAT_MAXCONN="9900",
+            CHAT_STATS="127.0.0.1:8119",
+        )
+        for i, b in enumerate(backends):
+            env[f"CHAT_BACKEND_{i + 1}"] = b
+        proc = _popen(
+            [haproxy, "-db", "-f", cfg_path],
+            env,
+            RESULTS_DIR / "logs" / "cluster-haproxy.log",
+            cpus,
+        )
+        target.procs.append(proc)
+        target.pids.append(proc.pid)
+        time.sleep(3.0)  # health checks: rise 2 x inter 1s
+        wait_live(target.url, procs=[proc])
+    except Exception:
+        target.stop()
+        raise
+    log(f"cluster: {instances} instances {backends} behind haproxy {target.url} (cfg {cfg_path})")
+    return target
+
+
+def main(args: argparse.Namespace) -> None:
+    server_cpus, gen_cpus = (None, None) if args.no_pin else default_cpus()
+    if args.server_cpus is not None:
+        server_cpus = args.server_cpus
+    if args.gen_cpus is not None:
+        gen_cpus = [int(c) for c in args.gen_cpus.split(",")]
+    if not args.url and not args.launch:
+        raise SystemExit(
+            "cluster: pass --url of a running cluster, or --launch (see bench/README.md)"
+        )
+    fixtures.ensure_db()
+    plan = scenarios.rooms_plan(args.rooms, args.members, args.senders)
+    opts = scenarios.RunOpts(
+        rates=args.rates,
+        duration=args.duration,
+        drain=args.drain,
+        warmup_rate=args.warmup_rate
+        if args.warmup_rate is not None
+        else max(1.0, args.rates[0] / 2),
+        connect_rate=args.connect_rate,
+        deflate=args.deflate,
+        stop_after_fails=args.stop_after_fails,
+        pad=args.pad,
+    )
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    target = (
+        launch(args.instances, server_cpus, args.redis_url, args.haproxy_cfg)
+        if args.launch
+        else external(args.url, [int(p) for p in args.pids.split(",") if p.strip()])
+    )
+    results: dict[str, Any] = {}
+    try:
+        with LoadGen(args.workers, gen_cpus) as lg:
+            results["cluster"] = scenarios.run_steps(
+                target, lg, plan, opts, [p.pid for p in lg.procs]
+            )
+    finally:
+        if args.launch:
+            target.stop()
+    save_result(
+        f"cluster-{args.rooms}x{args.members}",
+        {
+            "params": {
+                "rooms": args.rooms,
+                "members": args.members,
+                "senders_per_room": args.senders,
+                "instances": args.instances if args.launch else None,
+                "url": target.url,
+                "rates": args.rates,
+                "duration_s": args.duration,
+                "deflate": args.deflate,
+            },
+            "machine": machine(),
+            "started": started,
+            "server_cpus": server_cpus,
+            "gen_cpus": gen_cpus,
+            "results": results,
+        },
+        args.tag,
+    )
+
+
+__all__ = ["launch", "main", "subprocess"]

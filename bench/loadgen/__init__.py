@@ -1,0 +1,1 @@
+"""Lean Socket.IO load generator: protocol, worker processes, coordinator."""
