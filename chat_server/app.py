@@ -17,9 +17,10 @@ import structlog
 from aiohttp import web
 
 from chat_server import webui
-from chat_server.api import auth, direct, files, health, messages, rooms, users
+from chat_server.api import auth, direct, files, health, messages, openapi, rooms, users
+from chat_server.api.cors import setup_cors
 from chat_server.api.keys import CONFIG, NAMESPACE_KEY, POOL, REDIS, SERVICES, SIO, STATE
-from chat_server.api.middleware import errors, request_context, security_headers
+from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
 from chat_server.config import Config
 from chat_server.events import Publisher
 from chat_server.realtime import NAMESPACE
@@ -61,7 +62,7 @@ def create_app(config: Config) -> web.Application:
     """Build the application; nothing connects until the app starts."""
     config = config.with_dev_secret()
     app = web.Application(
-        middlewares=[request_context, errors],
+        middlewares=[request_context, drain_guard, errors],
         client_max_size=MAX_JSON_BODY_BYTES,
     )
     app[CONFIG] = config
@@ -77,9 +78,10 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, direct, files, health):
+    for module in (auth, users, rooms, messages, direct, files, health, openapi):
         app.add_routes(module.routes)
     webui.add_routes(app)
+    setup_cors(app, config)
     app.on_response_prepare.append(security_headers)
 
     app.cleanup_ctx.append(_database)
@@ -145,12 +147,18 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 "login": config.rate_limit_login,
                 "messages": config.rate_limit_messages,
                 "uploads": config.rate_limit_uploads,
+                "login_account": config.rate_limit_login_account,
+                "rooms": config.rate_limit_rooms,
+                "invites": config.rate_limit_invites,
+                "typing": config.rate_limit_typing,
             },
             redis_url=config.redis_url,
         )
         codec = TokenCodec(config.jwt_secret, config.access_token_ttl_s)
         registry = RedisPresenceRegistry(redis_client) if redis_client else MemoryPresenceRegistry()
-        presence = PresenceService(pool, publisher, registry)
+        presence = PresenceService(
+            pool, publisher, registry, max_connections_per_user=config.max_connections_per_user
+        )
         typing = TypingService(publisher)
         store = MessageStore(pool, limiter, typing)
         app[SERVICES] = Services(

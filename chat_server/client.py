@@ -58,6 +58,9 @@ RECONNECT_DELAY_MAX_S = 30.0
 RECONNECT_JITTER = 0.5
 # A handshake (transport + namespace connect) slower than this counts as a failed attempt.
 CONNECT_TIMEOUT_S = 10.0
+# After a connection loss the old Engine.IO transport may still be closing (waiting for its
+# reader to finish); a new connect waits this long for it, then abandons it.
+TRANSPORT_SETTLE_S = 5.0
 # An event without an ack after this long is considered lost: a send is re-sent (same
 # clientMsgId, so harmless), a `sync` fails the connection attempt.
 ACK_TIMEOUT_S = 10.0
@@ -67,6 +70,9 @@ SEND_RETRY_DELAY_INITIAL_S = 0.5
 SEND_RETRY_DELAY_MAX_S = 15.0
 # At most this many sends are on the wire without an ack; the rest wait in the outbox.
 MAX_IN_FLIGHT = 64
+# When an emit fails although we believed we were connected, wait this long before the
+# next try (the disconnect is being processed meanwhile).
+EMIT_FAILURE_PAUSE_S = 0.1
 # The access token is refreshed once this fraction of its lifetime has passed, leaving the
 # rest as a margin for a slow or failing refresh (15-min tokens: refreshed at 12 min).
 TOKEN_REFRESH_FRACTION = 0.8
@@ -415,6 +421,8 @@ class ChatClient:
             message_type=message_type,
             future=asyncio.get_running_loop().create_future(),
         )
+        # A caller that stopped waiting must not cause "exception never retrieved" noise.
+        item.future.add_done_callback(_retrieve)
         self._outbox[client_msg_id] = item
         self._wake_sender.set()
         return item
@@ -527,7 +535,6 @@ class ChatClient:
         for item in self._outbox.values():
             if not item.future.done():
                 item.future.set_exception(ClientClosed())
-                item.future.exception()  # retrieved: no "never retrieved" warning
         self._outbox.clear()
         if self._own_http and self._http is not None:
             await self._http.close()
@@ -559,6 +566,7 @@ class ChatClient:
         """One connection attempt: handshake with the current token, learn the rooms,
         `sync` what was missed, then let the outbox flush."""
         sio = self._require_socket()
+        await self._settle_transport(sio)
         self._connect_error = None
         self._disconnected.clear()
         try:
@@ -590,7 +598,17 @@ class ChatClient:
         self._reconnect_hint_s = 0.0
         self._ready.set()
         self._wake_sender.set()
-        self._log.info("chat_client_connected", sid=self.sid, pending=len(self._outbox))
+        self._log.debug("chat_client_connected", sid=self.sid, pending=len(self._outbox))
+
+    async def _settle_transport(self, sio: socketio.AsyncClient) -> None:
+        """Let a closing transport finish before reusing the client (a connect while it is
+        still closing is refused by Engine.IO), forcing it after TRANSPORT_SETTLE_S."""
+        deadline = time.monotonic() + TRANSPORT_SETTLE_S
+        # Engine.IO exposes no event for this state change: a short, bounded poll.
+        while sio.eio.state != "disconnected" and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if sio.eio.state != "disconnected":
+            await sio.eio.disconnect(abort=True)
 
     async def _supervise(self) -> None:
         """Reconnect after every connection loss until closed or the session is over."""
@@ -629,6 +647,9 @@ class ChatClient:
                 ValueError,
             ) as exc:
                 self._log.info("reconnect_failed", error=repr(exc), attempt=attempt)
+            except Exception:
+                # Anything unexpected (a malformed response, say) must not end reconnecting.
+                self._log.exception("reconnect_error", attempt=attempt)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter; a server_shutdown hint sets a floor."""
@@ -687,7 +708,6 @@ class ChatClient:
         for item in list(self._outbox.values()):
             if not item.future.done():
                 item.future.set_exception(error)
-                item.future.exception()
         self._outbox.clear()
 
     # -- socket events -----------------------------------------------------------------
@@ -743,7 +763,10 @@ class ChatClient:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake_sender.wait(), wait_s)
                 continue
-            await self._emit(item)
+            if not await self._emit(item):
+                # Not connected after all (the disconnect is being processed): pause
+                # rather than spin until `_ready` is cleared.
+                await self._sleep_or_stop(EMIT_FAILURE_PAUSE_S)
 
     def _next_to_send(self, now: float) -> tuple[PendingMessage | None, float | None]:
         """The oldest item that may go out now, else how long until one may."""
@@ -768,7 +791,8 @@ class ChatClient:
             return candidate, None
         return None, soonest
 
-    async def _emit(self, item: PendingMessage) -> None:
+    async def _emit(self, item: PendingMessage) -> bool:
+        """Put one outbox item on the wire; False if the socket refused it."""
         sio = self._require_socket()
         item.in_flight = True
         item.attempts += 1
@@ -782,8 +806,13 @@ class ChatClient:
 
         try:
             await sio.emit("send_message", item.payload(), namespace=NAMESPACE, callback=on_ack)
-        except socketio.exceptions.SocketIOError:
-            item.in_flight = False  # not connected any more: goes out after the reconnect
+        except Exception as exc:
+            # Not connected any more: it goes out again after the reconnect.
+            item.in_flight = False
+            if not isinstance(exc, socketio.exceptions.SocketIOError):
+                self._log.warning("emit_failed", error=repr(exc))
+            return False
+        return True
 
     def _on_send_ack(self, item: PendingMessage, attempt: int, response: Any) -> None:
         if item.future.done():
@@ -1029,15 +1058,28 @@ async def _request(session: aiohttp.ClientSession, method: str, url: str, **kwar
         error = body.get("error") if isinstance(body, dict) else None
         error = error if isinstance(error, dict) else {}
         code = str(error.get("code") or f"http_{resp.status}")
-        retry_after = error.get("retryAfter") or resp.headers.get("Retry-After")
+        retry_after = _seconds(error.get("retryAfter") or resp.headers.get("Retry-After"))
         cls = AuthError if resp.status == 401 else ChatClientError
         raise cls(
             code,
             str(error.get("message", resp.reason or "")),
             status=resp.status,
-            retry_after=float(retry_after) if retry_after else None,
+            retry_after=retry_after,
             fields=error.get("fields"),
         )
+
+
+def _seconds(value: Any) -> float | None:
+    """A Retry-After value in seconds (the HTTP-date form is not used by our server)."""
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

@@ -19,6 +19,16 @@ DEFAULT_RATE_LIMIT_REGISTER = "5/hour"
 DEFAULT_RATE_LIMIT_LOGIN = "10/hour"
 DEFAULT_RATE_LIMIT_MESSAGES = "60/minute"
 DEFAULT_RATE_LIMIT_UPLOADS = "10/hour"
+# Abuse limits beyond the seed's (issue 8). Failed logins per account (keyed by the
+# identifier as typed, lowercased, whether or not such an account exists, so the limit
+# reveals nothing): slows password guessing spread over many IPs. Rooms and invites per
+# user per hour; typing events per user per minute (the web UI sends at most one every
+# 2 s); live Socket.IO connections per user (tabs and devices), cluster-wide.
+DEFAULT_RATE_LIMIT_LOGIN_ACCOUNT = "20/hour"
+DEFAULT_RATE_LIMIT_ROOMS = "30/hour"
+DEFAULT_RATE_LIMIT_INVITES = "100/hour"
+DEFAULT_RATE_LIMIT_TYPING = "120/minute"
+DEFAULT_MAX_CONNECTIONS_PER_USER = 20
 
 # The seed's token lifetimes: short access tokens limit the damage of a leaked token,
 # refresh tokens keep a browser signed in for a week.
@@ -68,6 +78,12 @@ class Config:
     rate_limit_login: str = DEFAULT_RATE_LIMIT_LOGIN
     rate_limit_messages: str = DEFAULT_RATE_LIMIT_MESSAGES
     rate_limit_uploads: str = DEFAULT_RATE_LIMIT_UPLOADS
+    rate_limit_login_account: str = DEFAULT_RATE_LIMIT_LOGIN_ACCOUNT
+    rate_limit_rooms: str = DEFAULT_RATE_LIMIT_ROOMS
+    rate_limit_invites: str = DEFAULT_RATE_LIMIT_INVITES
+    rate_limit_typing: str = DEFAULT_RATE_LIMIT_TYPING
+    # 0 turns the limit off.
+    max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1"})
     cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
@@ -123,6 +139,15 @@ class Config:
             rate_limit_login=_rate(e, "RATE_LIMIT_LOGIN", DEFAULT_RATE_LIMIT_LOGIN),
             rate_limit_messages=_rate(e, "RATE_LIMIT_MESSAGES", DEFAULT_RATE_LIMIT_MESSAGES),
             rate_limit_uploads=_rate(e, "RATE_LIMIT_UPLOADS", DEFAULT_RATE_LIMIT_UPLOADS),
+            rate_limit_login_account=_rate(
+                e, "RATE_LIMIT_LOGIN_ACCOUNT", DEFAULT_RATE_LIMIT_LOGIN_ACCOUNT
+            ),
+            rate_limit_rooms=_rate(e, "RATE_LIMIT_ROOMS", DEFAULT_RATE_LIMIT_ROOMS),
+            rate_limit_invites=_rate(e, "RATE_LIMIT_INVITES", DEFAULT_RATE_LIMIT_INVITES),
+            rate_limit_typing=_rate(e, "RATE_LIMIT_TYPING", DEFAULT_RATE_LIMIT_TYPING),
+            max_connections_per_user=_int(
+                e, "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER
+            ),
             trusted_proxies=frozenset(_csv(e.get("TRUSTED_PROXIES", "127.0.0.1"))),
             cors_origins=tuple(_csv(e.get("CORS_ORIGINS", ""))),
             log_level=e.get("LOG_LEVEL", "info").lower(),

@@ -76,5 +76,11 @@ class RateLimited(ChatError):
         return body
 
 
+class TooManyConnections(ChatError):
+    """A user already has MAX_CONNECTIONS_PER_USER live sockets (cluster-wide)."""
+
+    code, status, default_message = "too_many_connections", 429, "Too many connections"
+
+
 class Unavailable(ChatError):
     code, status, default_message = "unavailable", 503, "Temporarily unavailable, retry"

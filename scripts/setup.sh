@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up a development environment from the repo's own files. Safe to run again.
 #
-#   scripts/setup.sh          .venv with the package and its dev extra (pip install -e ".[dev]")
-#   scripts/setup.sh --test   also what the test suite needs: npm packages (package.json) and
-#                             system packages (haproxy; chromium later), installed only if missing
+#   scripts/setup.sh          .venv with the package and its dev extra (pip install -e ".[dev]"),
+#                             and the npm packages (package.json: the web UI's Socket.IO client)
+#   scripts/setup.sh --test   also what the test suite needs: system packages (haproxy,
+#                             chromium), installed only if missing
 #
 # PYTHON picks the interpreter for a new .venv (default: python3, which must be 3.11 or newer).
 set -euo pipefail
@@ -14,7 +15,7 @@ want_test=0
 for arg in "$@"; do
     case "$arg" in
         --test) want_test=1 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -47,22 +48,27 @@ say "installing Python packages into .venv"
 quietly .venv/bin/python -m pip install --upgrade pip
 quietly .venv/bin/python -m pip install -e ".[dev]"
 
-[ "$want_test" = 1 ] || exit 0
-
-# --- Node packages for the Socket.IO compatibility tests ---------------------------------
+# --- Node packages: the web UI's Socket.IO client (served from node_modules) and the ------
+# --- Socket.IO compatibility tests. Skipped when node_modules matches package-lock.json. --
 if [ -f package.json ]; then
-    command -v npm >/dev/null 2>&1 || die "npm not found; install Node.js 20+ with npm"
-    say "installing Node packages (npm ci)"
-    quietly npm ci --no-audit --no-fund
+    if ! command -v npm >/dev/null 2>&1; then
+        [ "$want_test" = 1 ] && die "npm not found; install Node.js 20+ with npm"
+        say "WARNING: npm not found: the web UI needs the Socket.IO client from npm (install Node.js 20+ with npm and run this again); the API works without it"
+    elif [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+        say "Node packages are up to date"
+    else
+        say "installing Node packages (npm ci)"
+        quietly npm ci --no-audit --no-fund
+    fi
 fi
+
+[ "$want_test" = 1 ] || exit 0
 
 # --- System packages used by the tests, each installed only when missing -----------------
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }  # sbin: not on a user's PATH
 missing=()
 have haproxy || missing+=(haproxy)      # cluster tests (HAProxy in front of several instances)
-# >>> BROWSER TEST DEPENDENCIES GO HERE (not yet): Debian's `chromium`, e.g.
-#       have chromium || missing+=(chromium)
-#     and the Python `playwright` package in setup.cfg's dev extra (installed above). <<<
+have chromium || missing+=(chromium)    # browser tests (driven by the `playwright` package of the dev extra; never `playwright install`)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing system packages: ${missing[*]} (no apt-get here; install them by hand)"

@@ -83,6 +83,11 @@ def make_config(database_url: str, tmp_path: Path) -> Callable[..., Config]:
             rate_limit_login="10000/hour",
             rate_limit_messages="10000/minute",
             rate_limit_uploads="10000/hour",
+            rate_limit_login_account="10000/hour",
+            rate_limit_rooms="10000/hour",
+            rate_limit_invites="10000/hour",
+            rate_limit_typing="10000/minute",
+            max_connections_per_user=1000,
             bcrypt_rounds=10,
             db_pool_min=1,
             db_pool_max=5,
@@ -114,10 +119,14 @@ async def start_server(
 
     started: list[LiveServer] = []
 
-    async def start(config: Config | None = None, **overrides: Any) -> LiveServer:
+    async def start(
+        config: Config | None = None, *, shutdown_timeout: float = 60.0, **overrides: Any
+    ) -> LiveServer:
+        """`shutdown_timeout`: how long `close()` lets open requests and sockets finish (a
+        small value makes close() drop live connections, like a crashed instance)."""
         cfg = config or make_config(**overrides)
         app = create_app(cfg)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=shutdown_timeout)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", cfg.port or 0)
         await site.start()

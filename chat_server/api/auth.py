@@ -6,7 +6,7 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
-from chat_server.errors import InvalidToken, ValidationFailed
+from chat_server.errors import InvalidToken, Unauthenticated, ValidationFailed
 from schemas.auth import LoginSchema, RefreshSchema, RegisterSchema
 
 routes = web.RouteTableDef()
@@ -33,7 +33,15 @@ async def login(request: web.Request) -> web.Response:
         )
     services = request.app[SERVICES]
     await services.limiter.hit("login", deps.client_ip(request))
-    pair = await services.auth.login(identifier, data["password"])
+    # Failed logins per account, keyed by the identifier as given whether or not such an
+    # account exists (the same answer and the same bcrypt work either way: no enumeration).
+    account = "login:" + identifier.strip().lower()
+    await services.limiter.check("login_account", account)
+    try:
+        pair = await services.auth.login(identifier, data["password"])
+    except Unauthenticated:
+        await services.limiter.hit("login_account", account)
+        raise
     response = web.json_response(pair.to_dict())
     deps.set_session_cookies(response, request, pair)
     return response

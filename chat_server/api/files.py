@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
@@ -67,7 +68,9 @@ def _malformed() -> ValidationFailed:
 async def _next_part(reader: MultipartReader) -> BodyPartReader | MultipartReader | None:
     try:
         return await reader.next()
-    except ValueError as exc:  # aiohttp's parser: no starting boundary, bad part framing
+    except (ValueError, BadHttpMessage) as exc:
+        # aiohttp's parser: no starting boundary, bad part framing, or part headers it
+        # refuses (control characters in a field name are InvalidHeader, not ValueError)
         raise _malformed() from exc
 
 

@@ -10,7 +10,7 @@ import structlog
 from aiohttp import web
 
 from chat_server import metrics
-from chat_server.api.keys import CONFIG
+from chat_server.api.keys import CONFIG, STATE
 from chat_server.errors import ChatError, NotFound, RateLimited, Unavailable
 from chat_server.store.database import DATABASE_DOWN
 
@@ -64,6 +64,27 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         metrics.HTTP_LATENCY.labels(method=request.method, route=route, status=str(status)).observe(
             time.perf_counter() - started
         )
+
+
+# Engine.IO's endpoint (python-socketio's default path).
+SOCKETIO_PATH = "/socket.io/"
+
+
+@web.middleware
+async def drain_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While draining, refuse new Engine.IO handshakes with 503.
+
+    Refusing at this level (not with a Socket.IO connect error, after which clients stop
+    retrying) makes standard clients retry with backoff; through HAProxy the retry lands on
+    a live instance. Requests of existing sessions (they carry `sid`) still pass.
+    """
+    if (
+        request.app[STATE].get("draining")
+        and request.path.startswith(SOCKETIO_PATH)
+        and "sid" not in request.query
+    ):
+        return error_response(503, "unavailable", "This instance is shutting down")
+    return await handler(request)
 
 
 @web.middleware

@@ -31,6 +31,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 async def create_room(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     data = await deps.json_body(request, CreateRoomSchema())
+    await request.app[SERVICES].limiter.hit("rooms", who.user_id)
     room = await request.app[SERVICES].rooms.create_room(
         who.user_id,
         name=data["name"],
@@ -79,6 +80,7 @@ async def invite(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     room_id = deps.path(request, RoomPathSchema())["id"]
     data = await deps.json_body(request, InviteSchema())
+    await request.app[SERVICES].limiter.hit("invites", who.user_id)
     result = await request.app[SERVICES].rooms.invite(
         who.user_id, who.username, room_id, data["user_id"]
     )

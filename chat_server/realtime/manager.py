@@ -7,12 +7,20 @@ local sockets through the encode-once path of `fanout.FastManager`) plus
 * a listener we can see: a probe goes round Redis regularly and the listener is
   considered dead when the probe stops coming back (the library's listener has been
   seen to hang without raising); the watchdog then restarts it;
-* quick resubscription after a Redis restart (the library backs off up to 60 s).
+* quick resubscription after a Redis restart (the library backs off up to 60 s);
+* publishing that fails fast while Redis is away: one attempt, then a short pause before
+  the next (the library tries twice per emit and logs an error each time, and with an
+  unreachable host every emit, hence every message ack, would wait for the connect
+  timeout). Emits to this instance's own sockets never wait for Redis.
+
+The listener has a Redis client of its own: the library shares one between publishing and
+listening and replaces it on every reconnect, leaking the old one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +37,9 @@ log = structlog.get_logger(__name__)
 CONTROL_EVENT = "chat:control"
 # Longest pause between attempts to resubscribe while Redis is away.
 MAX_RESUBSCRIBE_DELAY_S = 2.0
+# After a failed publish, emits skip Redis for this long (cross-instance emits are lost
+# while Redis is away anyway; clients fill the gap with `sync`).
+PUBLISH_PAUSE_S = 1.0
 # How often the listener probe is sent; the listener is dead after three missed probes.
 PROBE_INTERVAL_S = 2.0
 PROBE_MISSES_ALLOWED = 3
@@ -54,6 +65,9 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
         self.subscribed = False
         self.last_probe_seen = time.monotonic()
         self._probe_id = uuid.uuid4().hex
+        self._publish_paused_until = 0.0
+        self._publish_failing = False
+        self._listen_client: Any = None
 
     async def publish_control(self, data: dict[str, Any]) -> None:
         """Run a control action on every instance, this one included (even if Redis is down)."""
@@ -97,13 +111,40 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
     def listener_alive(self) -> bool:
         return time.monotonic() - self.last_probe_seen < PROBE_INTERVAL_S * PROBE_MISSES_ALLOWED
 
+    async def _publish(self, data: Any) -> Any:  # pragma: no cover - I/O
+        """One attempt; on failure, skip Redis for PUBLISH_PAUSE_S and log once per outage."""
+        if time.monotonic() < self._publish_paused_until:
+            return None
+        try:
+            client: Any = getattr(self, "redis", None)
+            if client is None:
+                # One client for the process: redis-py reconnects it by itself.
+                client = self.redis = self._get_redis_module().Redis.from_url(
+                    self.redis_url, **self.redis_options
+                )
+            result = await client.publish(self.channel, self.json.dumps(data))
+        except Exception as exc:
+            self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_S
+            if not self._publish_failing:
+                self._publish_failing = True
+                log.warning("redis_publish_failing", error=str(exc))
+            return None
+        if self._publish_failing:
+            self._publish_failing = False
+            log.info("redis_publish_recovered")
+        return result
+
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:  # pragma: no cover - I/O
         delay = 0.25
         subscribed = False
         while True:
             try:
                 if not subscribed:
-                    self._redis_connect()
+                    await self._close_listen_client()
+                    self._listen_client = self._get_redis_module().Redis.from_url(
+                        self.redis_url, **self.redis_options
+                    )
+                    self.pubsub = self._listen_client.pubsub(ignore_subscribe_messages=True)
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True
                     self.subscribed = True
@@ -112,6 +153,8 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
                     # right from the start). A deaf listener still shows within 3 probes.
                     self.last_probe_seen = time.monotonic()
                     metrics.REDIS_LISTENER_UP.set(1)
+                    # Redis answers again: publishing need not wait out its pause.
+                    self._publish_paused_until = 0.0
                     delay = 0.25
                     log.info("redis_listener_subscribed", instance=self.instance_id)
                 async for message in self.pubsub.listen():
@@ -127,12 +170,20 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RESUBSCRIBE_DELAY_S)
 
+    async def _close_listen_client(self) -> None:  # pragma: no cover - I/O
+        client, self._listen_client = self._listen_client, None
+        if client is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
     def restart_listener(self) -> None:
         """Replace the listener task (it died, or stopped delivering probes)."""
         thread = getattr(self, "thread", None)
         if thread is not None and not thread.done():
             thread.cancel()
-        self.connected = False
         self.subscribed = False
         self.thread = self.server.start_background_task(self._thread)
         log.warning("redis_listener_restarted", instance=self.instance_id)

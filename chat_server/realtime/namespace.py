@@ -24,8 +24,10 @@ from chat_server.errors import (
     InvalidToken,
     NotFound,
     RateLimited,
+    TooManyConnections,
     Unauthenticated,
     Unavailable,
+    ValidationFailed,
 )
 from chat_server.realtime.rooms import session_room, user_room
 from chat_server.services.auth import Principal
@@ -84,6 +86,18 @@ def event(
                 with structlog.contextvars.bound_contextvars(sid=sid, user_id=user_id, event=name):
                     if state is None or (auth and state.principal is None):
                         raise Unauthenticated("Authenticate first")
+                    if len(args) > 1:
+                        raise ValidationFailed(
+                            "Send one payload object",
+                            fields={"_schema": ["Expected one argument."]},
+                        )
+                    if args and _contains_binary(args[0]):
+                        # marshmallow would take UTF-8 bytes for a string and 16 bytes
+                        # for a UUID: payloads are JSON, binary attachments are refused.
+                        raise ValidationFailed(
+                            "Binary data is not accepted",
+                            fields={"_schema": ["Binary attachments are not accepted."]},
+                        )
                     payload = (
                         load(schema, args[0] if args else None) if schema is not None else None
                     )
@@ -96,12 +110,12 @@ def event(
                 return {"ok": False, "error": exc.to_dict()}
             except DATABASE_DOWN as exc:
                 outcome = "unavailable"
-                log.warning("database_unavailable", event=name, error=str(exc))
+                log.warning("database_unavailable", socket_event=name, error=str(exc))
                 return {"ok": False, "error": Unavailable().to_dict()}
             except Exception:
                 outcome = "internal_error"
                 metrics.ERRORS.labels(where="socket").inc()
-                log.exception("socket_handler_failed", event=name, sid=sid)
+                log.exception("socket_handler_failed", socket_event=name, sid=sid)
                 return _INTERNAL_ERROR
             finally:
                 self.inflight -= 1
@@ -156,6 +170,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             token = _token_from(auth, environ)
             who = await self.services.auth.authenticate(token) if token is not None else None
             if self.draining:
+                # Only a handshake already past the HTTP guard (api/middleware.drain_guard).
                 raise Unavailable("This instance is shutting down")
             self.sockets[sid] = state
             if who is None:
@@ -169,6 +184,12 @@ class ChatNamespace(socketio.AsyncNamespace):
             metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
             raise socketio.exceptions.ConnectionRefusedError(
                 "Service unavailable", {"code": exc.code, "message": exc.message}
+            ) from None
+        except TooManyConnections as exc:
+            self._forget(sid)
+            metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Too many connections", {"code": exc.code, "message": exc.message}
             ) from None
         except ChatError as exc:
             self._forget(sid)
@@ -283,6 +304,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
         who = _who(state)
+        await self.services.limiter.hit("typing", who.user_id)
         room_id = await self._typing_room(state, data)
         await self.services.typing.start(who.user_id, who.username, room_id)
         return {"roomId": room_id}
@@ -291,6 +313,7 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def on_typing_stop(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
+        await self.services.limiter.hit("typing", _who(state).user_id)
         room_id = await self._typing_room(state, data)
         await self.services.typing.stop(_who(state).user_id, room_id)
         return {"roomId": room_id}
@@ -333,6 +356,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def _admit(self, sid: str, state: SocketState, who: Principal) -> None:
         """Mark the socket authenticated and enter it into its user, session and chat rooms."""
+        await self.services.presence.check_capacity(who.user_id)
         state.principal = who
         self._arm_expiry(sid, state)
         await self.enter_room(sid, user_room(who.user_id))
@@ -388,6 +412,20 @@ class ChatNamespace(socketio.AsyncNamespace):
                 "auth_error", {"message": "Token expired", "code": "token_expired"}, to=sid
             )
             await self.disconnect(sid)
+
+
+def _contains_binary(value: Any) -> bool:
+    """Whether a decoded payload holds bytes anywhere (iterative: payloads may nest deeply)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes | bytearray | memoryview):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def _who(state: SocketState) -> Principal:

@@ -14,6 +14,15 @@ from chat_server.realtime import fanout
 log = structlog.get_logger(__name__)
 
 _UNKNOWN_EVENT = {"ok": False, "error": {"code": "unknown_event", "message": "Unknown event"}}
+# Our protocol is JSON only, but a client may send bytes by mistake: a packet with a few
+# binary attachments is assembled (each at most one Engine.IO packet) and then refused by
+# validation with an error ack. A packet announcing more is a memory attack: python-socketio
+# would buffer attachments until the announced count arrives, without a bound.
+MAX_BINARY_ATTACHMENTS = 4
+# What python-socketio's packet decoder raises on hostile input: ValueError for bad JSON
+# or an unknown type, RecursionError when rebuilding a deeply nested binary packet,
+# IndexError / KeyError / TypeError for placeholders that point nowhere.
+_BAD_PACKET_ERRORS = (ValueError, RecursionError, IndexError, KeyError, TypeError)
 
 
 class _OrjsonCodec:
@@ -64,8 +73,18 @@ class ChatSocketServer(socketio.AsyncServer):
         """
         try:
             await super()._handle_eio_message(eio_sid, data)
-        except ValueError as exc:
-            log.warning("socket_packet_rejected", eio_sid=eio_sid, error=str(exc)[:200])
+            pending = self._binary_packet.get(eio_sid)
+            if pending is not None and pending.attachment_count > MAX_BINARY_ATTACHMENTS:
+                del self._binary_packet[eio_sid]
+                raise ValueError(f"{pending.attachment_count} binary attachments announced")
+        except _BAD_PACKET_ERRORS as exc:
+            self._binary_packet.pop(eio_sid, None)
+            log.warning(
+                "socket_packet_rejected",
+                eio_sid=eio_sid,
+                kind=type(exc).__name__,
+                error=str(exc)[:200],
+            )
             await self.eio.disconnect(eio_sid)
 
 

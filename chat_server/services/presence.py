@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
+from chat_server.errors import TooManyConnections
 from chat_server.events import Event, Publisher, Target
 from chat_server.services.views import iso
 from chat_server.store import rooms as room_store
@@ -59,6 +60,10 @@ class PresenceRegistry(Protocol):
         """Which of these users have at least one live connection."""
         ...
 
+    async def count(self, user_id: str) -> int:
+        """How many live connections the user has, cluster-wide."""
+        ...
+
     async def heartbeat(self, conns: Iterable[tuple[str, str]]) -> None:
         """Renew this instance's connections."""
         ...
@@ -92,6 +97,9 @@ class MemoryPresenceRegistry:
     async def online(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if self._conns.get(u)}
 
+    async def count(self, user_id: str) -> int:
+        return len(self._conns.get(user_id, ()))
+
     async def heartbeat(self, conns: Iterable[tuple[str, str]]) -> None:
         return None
 
@@ -120,8 +128,8 @@ if removed == 0 then
 end
 return redis.call('ZCARD', KEYS[1])
 """
-_ALL_KEY = "chat:presence:all"
-_USER_KEY = "chat:presence:u:"
+# Keys: <prefix>all (every connection, for reaping) and <prefix>u:<user id> (per user).
+PRESENCE_KEY_PREFIX = "chat:presence:"
 # Connections reaped per heartbeat at most: bounds one reap's work after a big crash.
 _REAP_BATCH = 1000
 
@@ -130,9 +138,17 @@ class RedisPresenceRegistry:
     """Cluster registry: per-user sorted set of connection ids scored by expiry, plus one
     global sorted set of `user|conn` so any instance can reap expired connections."""
 
-    def __init__(self, client: aioredis.Redis, ttl_s: float = PRESENCE_TTL_S):
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        ttl_s: float = PRESENCE_TTL_S,
+        *,
+        prefix: str = PRESENCE_KEY_PREFIX,
+    ):
         self._redis = client
         self._ttl = ttl_s
+        self._all_key = prefix + "all"
+        self._user_key = prefix + "u:"
         # Keys outlive their connections' expiry; EXPIRE 0 would delete them at once.
         self._key_ttl = max(1, math.ceil(ttl_s * 2))
         self._add = client.register_script(_ADD_LUA)
@@ -141,7 +157,7 @@ class RedisPresenceRegistry:
     async def add(self, user_id: str, conn_id: str) -> int:
         now = time.time()
         count = await self._add(
-            keys=[_USER_KEY + user_id, _ALL_KEY],
+            keys=[self._user_key + user_id, self._all_key],
             args=[now, now + self._ttl, conn_id, f"{user_id}|{conn_id}", self._key_ttl],
         )
         return int(count)
@@ -149,7 +165,7 @@ class RedisPresenceRegistry:
     async def remove(self, user_id: str, conn_id: str) -> int | None:
         count = int(
             await self._remove(
-                keys=[_USER_KEY + user_id, _ALL_KEY],
+                keys=[self._user_key + user_id, self._all_key],
                 args=[time.time(), conn_id, f"{user_id}|{conn_id}"],
             )
         )
@@ -162,9 +178,12 @@ class RedisPresenceRegistry:
         now = time.time()
         async with self._redis.pipeline(transaction=False) as pipe:
             for uid in ids:
-                pipe.zcount(_USER_KEY + uid, now, "+inf")
+                pipe.zcount(self._user_key + uid, now, "+inf")
             counts = await pipe.execute()
         return {uid for uid, n in zip(ids, counts, strict=True) if int(n) > 0}
+
+    async def count(self, user_id: str) -> int:
+        return int(await self._redis.zcount(self._user_key + user_id, time.time(), "+inf"))
 
     async def heartbeat(self, conns: Iterable[tuple[str, str]]) -> None:
         """Renew (or re-register) live connections: one that Redis lost (a restart, an
@@ -172,19 +191,21 @@ class RedisPresenceRegistry:
         expiry = time.time() + self._ttl
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id, conn_id in conns:
-                pipe.zadd(_USER_KEY + user_id, {conn_id: expiry})
-                pipe.zadd(_ALL_KEY, {f"{user_id}|{conn_id}": expiry})
-                pipe.expire(_USER_KEY + user_id, self._key_ttl)
+                pipe.zadd(self._user_key + user_id, {conn_id: expiry})
+                pipe.zadd(self._all_key, {f"{user_id}|{conn_id}": expiry})
+                pipe.expire(self._user_key + user_id, self._key_ttl)
             await pipe.execute()
 
     async def reap(self) -> list[str]:
         now = time.time()
-        expired = await self._redis.zrangebyscore(_ALL_KEY, "-inf", now, start=0, num=_REAP_BATCH)
+        expired = await self._redis.zrangebyscore(
+            self._all_key, "-inf", now, start=0, num=_REAP_BATCH
+        )
         offline = []
         for raw in expired:
             member = raw.decode() if isinstance(raw, bytes) else str(raw)
             # Only the instance whose ZREM succeeds handles a connection: no double announcements.
-            if not await self._redis.zrem(_ALL_KEY, member):
+            if not await self._redis.zrem(self._all_key, member):
                 continue
             user_id, _, conn_id = member.partition("|")
             if await self.remove(user_id, conn_id) == 0:
@@ -203,12 +224,38 @@ class _Change:
 class PresenceService:
     """Tracks connections and announces online/offline to the rooms a user shares."""
 
-    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, registry: PresenceRegistry):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        registry: PresenceRegistry,
+        *,
+        max_connections_per_user: int = 0,
+    ):
         self._pool = pool
         self._publisher = publisher
         self.registry = registry
+        self._max_connections = max_connections_per_user
         self._pending: dict[str, _Change] = {}
         self._local: dict[str, str] = {}  # conn_id -> user_id, for heartbeats
+
+    async def check_capacity(self, user_id: str) -> None:
+        """Refuse a new connection for a user who already has the maximum (cluster-wide).
+
+        A soft limit: two connections racing in at once may both pass. While the registry
+        is unreachable nobody is refused.
+        """
+        if self._max_connections <= 0:
+            return
+        try:
+            count = await self.registry.count(user_id)
+        except RedisError as exc:
+            log.warning("presence_registry_unavailable", op="count", error=str(exc))
+            return
+        if count >= self._max_connections:
+            raise TooManyConnections(
+                f"At most {self._max_connections} connections per user; close another tab"
+            )
 
     async def connected(self, user_id: str, username: str, conn_id: str) -> None:
         """A connection is live; the user's first one makes them online."""

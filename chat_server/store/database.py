@@ -21,6 +21,10 @@ DATABASE_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     ConnectionRefusedError,
     TimeoutError,
+    # A pooled connection whose backend was just terminated: the server's FATAL error has
+    # arrived but the close has not, and asyncpg refuses the next query with "cannot switch
+    # to state 12; another operation (2) is in progress" (seen in tests/cluster chaos).
+    asyncpg.InternalClientError,
 )
 
 # A statement that runs longer than this is a bug or an attack; fail it rather than pile up.

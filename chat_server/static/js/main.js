@@ -232,6 +232,8 @@ async function loadInitial(chat) {
   } finally {
     chat.loading = false;
   }
+  // Something arrived while the first page was on its way: fetch what it missed.
+  if (chat.loaded && chat.lastSeq > maxSeq(chat)) fillAfter(chat);
   if (chat.key === state.activeKey) {
     state.stick = true;
     render("messages");
@@ -429,15 +431,57 @@ function markRead(chat, force = false) {
 
 // ---- the outbox ----------------------------------------------------------------------------------
 
-const outboxKey = () => `chat.outbox.${state.me.id}`;
+// The outbox is kept per tab (a tab id in sessionStorage survives reloads), so that two
+// tabs never overwrite each other's queue. A tab holds a Web Lock named after its id while
+// it lives; a queue whose tab is gone (closed while offline) is adopted by the next tab.
+let tabId = null;
+const outboxPrefix = () => `chat.outbox.${state.me.id}.`;
+const outboxKey = () => outboxPrefix() + tabId;
 
-function loadOutbox() {
-  try {
-    const items = JSON.parse(localStorage.getItem(outboxKey()) || "[]");
-    state.outbox = items.map((i) => ({ ...i, state: i.state === "failed" ? "failed" : "queued" }));
-  } catch {
-    state.outbox = [];
+async function claimTab() {
+  let id = sessionStorage.getItem("chat.tabId") || uuid();
+  if (navigator.locks) {
+    for (let i = 0; i < 3; i++) {
+      const got = await new Promise((resolve) => {
+        navigator.locks.request(`chat-tab-${id}`, { ifAvailable: true }, (lock) => {
+          resolve(!!lock);
+          return lock ? new Promise(() => {}) : undefined; // held for the tab's life
+        });
+      });
+      if (got) break;
+      id = uuid(); // a duplicated tab copied our sessionStorage: take a new id
+    }
   }
+  sessionStorage.setItem("chat.tabId", id);
+  tabId = id;
+}
+
+async function loadOutbox() {
+  const read = (key) => {
+    try {
+      return JSON.parse(localStorage.getItem(key) || "[]");
+    } catch {
+      return [];
+    }
+  };
+  const items = read(outboxKey());
+  if (navigator.locks) {
+    const held = new Set(((await navigator.locks.query()).held || []).map((l) => l.name));
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key || !key.startsWith(outboxPrefix()) || key === outboxKey()) continue;
+      if (held.has(`chat-tab-${key.slice(outboxPrefix().length)}`)) continue;
+      items.push(...read(key));
+      localStorage.removeItem(key);
+      i -= 1;
+    }
+  }
+  const seen = new Set();
+  state.outbox = items
+    .filter((i) => i && i.clientMsgId && !seen.has(i.clientMsgId) && seen.add(i.clientMsgId))
+    .sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)))
+    .map((i) => ({ ...i, state: i.state === "failed" ? "failed" : "queued" }));
+  saveOutbox();
 }
 
 function saveOutbox() {
@@ -570,6 +614,9 @@ async function connectSocket() {
   if (localStorage.getItem("chat.debug") === "1") {
     socket.onAny((event, ...args) => console.debug("<-", event, JSON.stringify(args)));
     socket.onAnyOutgoing((event, ...args) => console.debug("->", event, JSON.stringify(args)));
+    for (const name of ["connect", "disconnect", "connect_error"]) {
+      socket.on(name, (arg) => console.debug("**", name, arg && (arg.message || arg)));
+    }
   }
 
   socket.on("connect", () => {
@@ -597,7 +644,9 @@ async function connectSocket() {
     // Refused by the server (token invalid or expired, service unavailable): refresh, retry.
     state.retries += 1;
     const wait = Math.min(10000, 500 * 2 ** Math.min(state.retries, 5));
-    setTimeout(() => reconnectNow(), err && err.message === "Invalid token" ? 0 : wait);
+    // An expired cookie is fixed by the refresh at once; anything else waits its turn.
+    const now = err && err.message === "Invalid token" && state.retries === 1;
+    setTimeout(() => reconnectNow(), now ? 0 : wait);
   });
 
   socket.on("new_message", onNewMessage);
@@ -612,10 +661,17 @@ async function connectSocket() {
   socket.on("room_invite", onRoomInvite);
   socket.on("session_revoked", () => signOut("You were signed out."));
   socket.on("server_shutdown", (body) => {
+    // This instance is going away: leave it at the moment it suggests (spreading the
+    // reconnects of all its clients) and come back through the load balancer. Closing our
+    // own transport matters: a browser's Engine.IO client ignores the server's CLOSE
+    // packet and would otherwise hang on until the ping timeout.
     state.shutdownNotice = true;
-    const ms = Number(body && body.reconnectAfterMs) || 1000;
-    state.reconnectAfterMs = ms + Math.random() * ms;
+    const ms = Math.max(0, Number(body && body.reconnectAfterMs) || 0);
+    state.reconnectAfterMs = ms;
     render("banner");
+    setTimeout(() => {
+      if (socket.connected && socket.io.engine) socket.io.engine.close();
+    }, ms);
   });
   socket.on("auth_error", (body) => console.info("auth_error", body));
   socket.connect();
@@ -1064,9 +1120,21 @@ function renderTyping() {
   setChildren(el, text ? [h("span.typing-dots", null, h("span"), h("span"), h("span")), h("span.typing-text", null, text)] : []);
 }
 
+// A blip shorter than this (a quick reconnect) does not flash the banner.
+const BANNER_DELAY_MS = 700;
+let bannerTimer = null;
+
 function renderBanner() {
   const banner = $("#banner");
-  const show = !!state.me && !state.connected && (state.everConnected || state.retries > 0 || state.connectSlow);
+  const down = !!state.me && !state.connected && (state.everConnected || state.retries > 0 || state.connectSlow);
+  if (!down) state.downSince = null;
+  else if (!state.downSince) state.downSince = Date.now();
+  const waited = down ? Date.now() - state.downSince : 0;
+  if (down && waited < BANNER_DELAY_MS) {
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(() => render("banner"), BANNER_DELAY_MS - waited + 10);
+  }
+  const show = down && waited >= BANNER_DELAY_MS;
   document.body.dataset.connection = state.connected ? "online" : "offline";
   banner.hidden = !show;
   if (!show) return;
@@ -1504,7 +1572,10 @@ async function logout() {
   } catch (e) {
     console.warn("logout", e);
   }
-  localStorage.removeItem(outboxKey());
+  // Nothing of this user's stays behind on a shared computer.
+  for (const key of Object.keys(localStorage)) {
+    if (key.startsWith(outboxPrefix()) || key.startsWith(`chat.lastChat.${state.me.id}`)) localStorage.removeItem(key);
+  }
   signOut("");
 }
 
@@ -1536,7 +1607,8 @@ async function startApp(me) {
   $("#boot").hidden = true;
   $("#app").hidden = false;
   setChildren($("#me"), avatar(me.username, { online: true, size: "sm" }), h("span.me-name", null, me.username));
-  loadOutbox();
+  await claimTab();
+  await loadOutbox();
   startSessionKeeper();
   try {
     await loadLists();

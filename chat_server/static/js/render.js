@@ -59,13 +59,19 @@ export function messageText(message) {
 const THUMB_MAX_W = 320;
 const THUMB_MAX_H = 240;
 
+function sameOrigin(url) {
+  return typeof url === "string" && url.startsWith("/api/files/");
+}
+
 function isImage(file) {
   return file && /^image\//.test(file.mimeType || "");
 }
 
 /** The attachment of a message: an inline image (click for full size) or a download chip. */
 export function attachment(message, onOpenImage) {
-  const file = message.file;
+  // Files are only ever served by this app, under /api/files/: anything else is ignored.
+  const file = message.file && sameOrigin(message.file.url) ? message.file : null;
+  if (file && file.thumbnailUrl && !sameOrigin(file.thumbnailUrl)) file.thumbnailUrl = null;
   if (!file) {
     if (message.messageType === "image" || message.messageType === "file") {
       return h("div.file-chip.missing", null, icon("file"), h("span", null, "Attachment unavailable"));
@@ -96,9 +102,15 @@ export function attachment(message, onOpenImage) {
     { href: file.url, download: file.name || "", title: `Download ${file.name}` },
     h("span.file-icon", null, icon("file")),
     h("span.file-info", null, h("span.file-name", null, file.name || "file"),
-      h("span.file-size", null, `${(file.mimeType || "").split("/").pop().toUpperCase()} · ${formatSize(file.size || 0)}`)),
+      h("span.file-size", null, `${fileKind(file)} · ${formatSize(file.size || 0)}`)),
     h("span.file-download", null, icon("download")),
   );
+}
+
+const KINDS = { "application/pdf": "PDF", "text/plain": "Text", "image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF" };
+
+function fileKind(file) {
+  return KINDS[file.mimeType] || (file.name || "").split(".").pop().toUpperCase() || "File";
 }
 
 /** Whether the text of a file message is worth showing (not just the file's own name). */

@@ -1,0 +1,954 @@
+"""The API's contract, generated from `schemas/`: `GET /api/openapi.json` (OpenAPI 3) and the
+Socket.IO event reference (`GET /api/events` as HTML, `GET /api/events.json`).
+
+Every REST route is described once in `OPERATIONS` below (method, path, parameters, body,
+success and error responses); the bodies and parameters are the very marshmallow schemas
+the views validate with, and the responses are `schemas/responses.py`. The documents are
+built once per process and served as they are. tests/security/test_openapi.py checks
+that every route the app registers is here, and tests/security/test_schemathesis.py holds
+the live server to the document.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from schemas import responses as r
+from schemas.auth import (
+    PASSWORD_MAX_BYTES,
+    PASSWORD_MIN_CHARS,
+    AuthenticateSchema,
+    LoginSchema,
+    RefreshSchema,
+    RegisterSchema,
+    UpdateMeSchema,
+)
+from schemas.common import CamelSchema
+from schemas.messages import (
+    HistoryQuerySchema,
+    PostDirectMessageSchema,
+    PostMessageSchema,
+    SendDirectMessageSchema,
+    SendMessageSchema,
+    SyncSchema,
+)
+from schemas.rooms import (
+    CreateRoomSchema,
+    InviteSchema,
+    MarkReadSchema,
+    MemberListQuerySchema,
+    RoomEventSchema,
+    RoomListQuerySchema,
+    RoomPathSchema,
+    TypingSchema,
+    UserPathSchema,
+)
+
+routes = web.RouteTableDef()
+
+API_TITLE = "Chat server"
+API_VERSION = "1.0.0"
+OPENAPI_VERSION = "3.0.3"
+NAMESPACE = "/chat"
+
+# What each error status means here (DESIGN.md §5); every one carries the error schema.
+ERROR_MEANING = {
+    400: "validation_error: the body, query or path is invalid (see `fields`)",
+    401: "unauthenticated / invalid_token / token_expired",
+    403: "forbidden: not allowed (also a cookie-authenticated request from a foreign Origin)",
+    404: "not_found: no such resource, or one the caller may not see",
+    409: "conflict: already taken / already used",
+    413: "too_large: the body is over the limit",
+    415: "unsupported_media_type: the file is not an allowed type or does not match its name",
+    429: "rate_limited: retry after `Retry-After` seconds",
+    503: "unavailable: a dependency is down or the instance is draining; retry",
+}
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
+# A stored file's name: random hex, optional thumbnail suffix, an allowed extension.
+FILE_NAME_PATTERN = r"^[0-9a-f]{32}(_thumb)?\.(jpg|jpeg|png|gif|pdf|txt)$"
+
+
+class FileNamePathSchema(CamelSchema):
+    name = fields.String(required=True, metadata={"pattern": FILE_NAME_PATTERN})
+
+
+class VendorPathSchema(CamelSchema):
+    name = fields.String(required=True)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One REST operation as documented."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    # {status: schema class | None (no body) | media-type string for non-JSON bodies}
+    ok: dict[int, Any]
+    errors: tuple[int, ...] = ()
+    auth: bool = True
+    path_schema: type[Schema] | None = None
+    query: type[Schema] | None = None
+    body: type[Schema] | None = None
+    multipart: bool = False
+    description: str = ""
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_ROOM_ID = {"id": "$response.body#/id"}
+_ROOM_LINKS = {
+    "GetRoom": {"operationId": "getRoom", "parameters": _ROOM_ID},
+    "History": {"operationId": "getRoomMessages", "parameters": _ROOM_ID},
+    "PostMessage": {"operationId": "postRoomMessage", "parameters": _ROOM_ID},
+    "Members": {"operationId": "getRoomMembers", "parameters": _ROOM_ID},
+    "Reads": {"operationId": "getRoomReads", "parameters": _ROOM_ID},
+    "Join": {"operationId": "joinRoom", "parameters": _ROOM_ID},
+    "Invite": {"operationId": "inviteToRoom", "parameters": _ROOM_ID},
+    "Leave": {"operationId": "leaveRoom", "parameters": _ROOM_ID},
+}
+_USER_ID = {"userId": "$response.body#/user/id"}
+_USER_LINKS = {
+    "DirectHistory": {"operationId": "getDirectMessages", "parameters": _USER_ID},
+    "SendDirect": {"operationId": "postDirectMessage", "parameters": _USER_ID},
+    "Block": {"operationId": "blockUser", "parameters": _USER_ID},
+    "Unblock": {"operationId": "unblockUser", "parameters": _USER_ID},
+}
+_MESSAGE_ROOM = {"id": "$response.body#/message/roomId"}
+
+OPERATIONS: tuple[Op, ...] = (
+    # -- auth --------------------------------------------------------------------------
+    Op(
+        "post",
+        "/api/auth/register",
+        "Create an account (joins the lobby)",
+        "auth",
+        {201: r.AuthPairSchema},
+        (400, 409, 413, 429, 503),
+        auth=False,
+        body=RegisterSchema,
+        description="Also sets the httpOnly `chat_access` and `chat_refresh` cookies. "
+        "Rate limited per client IP.",
+        links=_USER_LINKS,
+    ),
+    Op(
+        "post",
+        "/api/auth/login",
+        "Log in with email or username",
+        "auth",
+        {200: r.AuthPairSchema},
+        (400, 401, 413, 429, 503),
+        auth=False,
+        body=LoginSchema,
+        description="Give `email` (an email or a username) or `username`. A wrong password and "
+        "an unknown account get the same 401. Rate limited per client IP and per account.",
+    ),
+    Op(
+        "post",
+        "/api/auth/refresh",
+        "Exchange a refresh token for a new pair",
+        "auth",
+        {200: r.AuthPairSchema},
+        (400, 401, 403, 413, 503),
+        auth=False,
+        body=RefreshSchema,
+        description="The token comes from the body or the `chat_refresh` cookie. The old "
+        "token is spent; presenting a spent one later revokes its whole session.",
+    ),
+    Op(
+        "post",
+        "/api/auth/logout",
+        "End this session everywhere",
+        "auth",
+        {204: None},
+        (401, 403, 503),
+        description="Blacklists the access token, revokes the refresh family and "
+        "disconnects the session's sockets on every instance.",
+    ),
+    # -- users -------------------------------------------------------------------------
+    Op(
+        "get",
+        "/api/users/me",
+        "The caller's account",
+        "users",
+        {200: r.UserPrivateSchema},
+        (401, 404, 503),
+    ),
+    Op(
+        "put",
+        "/api/users/me",
+        "Change username, email, display name or password",
+        "users",
+        {200: r.UserPrivateSchema},
+        (400, 401, 403, 404, 409, 413, 503),
+        body=UpdateMeSchema,
+        description="A new `password` needs `currentPassword`.",
+    ),
+    # -- rooms -------------------------------------------------------------------------
+    Op(
+        "get",
+        "/api/rooms",
+        "Public rooms, the caller's private rooms and invitations",
+        "rooms",
+        {200: r.RoomPageSchema},
+        (400, 401, 503),
+        query=RoomListQuerySchema,
+    ),
+    Op(
+        "post",
+        "/api/rooms",
+        "Create a room (the caller owns it)",
+        "rooms",
+        {201: r.RoomSchema},
+        (400, 401, 403, 409, 413, 429, 503),
+        body=CreateRoomSchema,
+        description="Public room names are unique (case-insensitively). Rate limited per user.",
+        links=_ROOM_LINKS,
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}",
+        "One room",
+        "rooms",
+        {200: r.RoomSchema},
+        (400, 401, 404, 503),
+        path_schema=RoomPathSchema,
+    ),
+    Op(
+        "post",
+        "/api/rooms/{id}/join",
+        "Join a public room or a private room one is invited to",
+        "rooms",
+        {200: r.RoomSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/leave",
+        "Leave a room",
+        "rooms",
+        {204: None},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        description="The lobby and direct conversations cannot be left (403).",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/members",
+        "Members with role, online status and last seen",
+        "rooms",
+        {200: r.MemberPageSchema},
+        (400, 401, 404, 503),
+        path_schema=RoomPathSchema,
+        query=MemberListQuerySchema,
+    ),
+    Op(
+        "post",
+        "/api/rooms/{id}/invites",
+        "Invite a user into a private room",
+        "rooms",
+        {201: r.InviteCreatedSchema},
+        (400, 401, 403, 404, 409, 413, 429, 503),
+        path_schema=RoomPathSchema,
+        body=InviteSchema,
+        description="Owners and admins only. Rate limited per user.",
+    ),
+    Op(
+        "get",
+        "/api/invites",
+        "The private rooms the caller is invited to",
+        "rooms",
+        {200: r.InviteListSchema},
+        (401, 503),
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/reads",
+        "How far each member has read",
+        "rooms",
+        {200: r.ReadPositionsSchema},
+        (400, 401, 404, 503),
+        path_schema=RoomPathSchema,
+    ),
+    # -- messages ----------------------------------------------------------------------
+    Op(
+        "get",
+        "/api/rooms/{id}/messages",
+        "A keyset page of a room's history",
+        "messages",
+        {200: r.MessagePageSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        query=HistoryQuerySchema,
+        description="`before=SEQ` pages backwards (default: from the newest), `after=SEQ` "
+        "forwards. Messages come in seq order.",
+    ),
+    Op(
+        "post",
+        "/api/rooms/{id}/messages",
+        "Send a message (HTTP fallback of send_message)",
+        "messages",
+        {201: r.MessageEnvelopeSchema, 200: r.MessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 413, 429, 503),
+        path_schema=RoomPathSchema,
+        body=PostMessageSchema,
+        description="201 when stored; 200 with the original when `clientMsgId` was already "
+        "used for this room (an idempotent retry).",
+        links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
+    ),
+    # -- direct messages ---------------------------------------------------------------
+    Op(
+        "get",
+        "/api/direct-messages",
+        "The caller's conversations with unread counts",
+        "direct messages",
+        {200: r.ConversationListSchema},
+        (401, 503),
+    ),
+    Op(
+        "get",
+        "/api/direct-messages/{userId}",
+        "A keyset page of the conversation with a user",
+        "direct messages",
+        {200: r.DirectMessagePageSchema},
+        (400, 401, 404, 503),
+        path_schema=UserPathSchema,
+        query=HistoryQuerySchema,
+    ),
+    Op(
+        "post",
+        "/api/direct-messages/{userId}",
+        "Send a DM (HTTP fallback of send_dm)",
+        "direct messages",
+        {201: r.DirectMessageEnvelopeSchema, 200: r.DirectMessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 413, 429, 503),
+        path_schema=UserPathSchema,
+        body=PostDirectMessageSchema,
+        description="403 when the recipient blocked the caller.",
+    ),
+    Op(
+        "post",
+        "/api/users/{userId}/block",
+        "Block a user's DMs",
+        "direct messages",
+        {204: None},
+        (400, 401, 403, 404, 503),
+        path_schema=UserPathSchema,
+    ),
+    Op(
+        "delete",
+        "/api/users/{userId}/block",
+        "Unblock a user",
+        "direct messages",
+        {204: None},
+        (400, 401, 403, 404, 503),
+        path_schema=UserPathSchema,
+    ),
+    # -- files -------------------------------------------------------------------------
+    Op(
+        "post",
+        "/api/upload",
+        "Upload a file (multipart, field `file`)",
+        "files",
+        {201: r.FileSchema},
+        (400, 401, 403, 413, 415, 429, 503),
+        multipart=True,
+        description="At most 5 MB by default. JPEG, PNG, GIF, PDF or UTF-8 text, sniffed from "
+        "the bytes and matching the file name's extension. Images are re-encoded.",
+    ),
+    Op(
+        "get",
+        "/api/files/{name}",
+        "Download a file",
+        "files",
+        {200: "file"},
+        (401, 404, 503),
+        path_schema=FileNamePathSchema,
+        description="For its uploader and the members of a room where it was posted; 404 "
+        "for everyone else. Non-images are sent as attachments.",
+    ),
+    # -- operations --------------------------------------------------------------------
+    Op("get", "/health/live", "Liveness", "operations", {200: r.HealthSchema}, auth=False),
+    Op(
+        "get",
+        "/health/ready",
+        "Readiness (database, Redis, listener, not draining)",
+        "operations",
+        {200: r.HealthSchema, 503: r.HealthSchema},
+        auth=False,
+    ),
+    Op("get", "/metrics", "Prometheus metrics", "operations", {200: "text/plain"}, auth=False),
+    Op("get", "/api/openapi.json", "This document", "contract", {200: "object"}, auth=False),
+    Op(
+        "get",
+        "/api/events",
+        "The Socket.IO event reference (HTML)",
+        "contract",
+        {200: "text/html"},
+        auth=False,
+    ),
+    Op(
+        "get",
+        "/api/events.json",
+        "The Socket.IO event reference (JSON Schema)",
+        "contract",
+        {200: "object"},
+        auth=False,
+    ),
+    # -- web UI ------------------------------------------------------------------------
+    Op("get", "/", "The web client", "web UI", {200: "text/html"}, auth=False),
+    Op(
+        "get",
+        "/static/vendor/{name}",
+        "The Socket.IO browser client (from npm)",
+        "web UI",
+        {200: "text/javascript"},
+        (404,),
+        auth=False,
+        path_schema=VendorPathSchema,
+    ),
+)
+
+# -- Socket.IO events (DESIGN.md §6) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    name: str
+    description: str
+    payload: type[Schema]
+    ack: type[Schema] | None  # the fields next to `ok: true`
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    name: str
+    description: str
+    payload: type[Schema]
+
+
+class _MessageAck(CamelSchema):
+    message = fields.Nested(r.MessageSchema, required=True)
+
+
+class _DirectMessageAck(CamelSchema):
+    message = fields.Nested(r.DirectMessageSchema, required=True)
+
+
+class ErrorEventSchema(CamelSchema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+CLIENT_EVENTS: tuple[ClientEvent, ...] = (
+    ClientEvent(
+        "authenticate",
+        "Authenticate a socket that connected without a token (within "
+        "10 s), or extend a live session with a fresh access token. Also emits "
+        "`authenticated` or `auth_error`.",
+        AuthenticateSchema,
+        r.AuthenticatedSchema,
+    ),
+    ClientEvent(
+        "send_message",
+        "Store a message in a room the caller belongs to; the room "
+        "gets `new_message`. A retry with the same clientMsgId returns the original.",
+        SendMessageSchema,
+        _MessageAck,
+    ),
+    ClientEvent(
+        "send_dm",
+        "Send a direct message; both people's sockets get `new_dm`.",
+        SendDirectMessageSchema,
+        _DirectMessageAck,
+    ),
+    ClientEvent(
+        "typing_start",
+        "Start (or renew) typing in a room or DM; the others get "
+        "`user_typing`. Expires by itself after a few seconds.",
+        TypingSchema,
+        r.RoomIdSchema,
+    ),
+    ClientEvent(
+        "typing_stop",
+        "Stop typing; the others get `user_stopped_typing`.",
+        TypingSchema,
+        r.RoomIdSchema,
+    ),
+    ClientEvent(
+        "join_room",
+        "Join a public room or a private room one is invited to; the "
+        "room gets `user_joined`, all the caller's sockets follow.",
+        RoomEventSchema,
+        r.RoomAckSchema,
+    ),
+    ClientEvent(
+        "leave_room", "Leave a room; the room gets `user_left`.", RoomEventSchema, r.RoomIdSchema
+    ),
+    ClientEvent(
+        "mark_read",
+        "Move the read pointer of a room (or the DM with userId) up to "
+        "seq; the caller's sockets get `unread`.",
+        MarkReadSchema,
+        r.ReadStateSchema,
+    ),
+    ClientEvent(
+        "sync",
+        "After a reconnect: the messages after each room's last seen seq "
+        "(bounded, with hasMore) and unread counts.",
+        SyncSchema,
+        r.SyncAckSchema,
+    ),
+)
+
+SERVER_EVENTS: tuple[ServerEvent, ...] = (
+    ServerEvent("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
+    ServerEvent(
+        "auth_error",
+        "A token was refused, or the socket did not authenticate in "
+        "time (then it is disconnected).",
+        r.AuthErrorSchema,
+    ),
+    ServerEvent(
+        "new_message", "A message was stored in one of the caller's rooms.", r.MessageEnvelopeSchema
+    ),
+    ServerEvent(
+        "new_dm",
+        "A direct message to or from the caller (also on connect for DMs received while offline).",
+        r.DirectMessageEnvelopeSchema,
+    ),
+    ServerEvent("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
+    ServerEvent("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),
+    ServerEvent(
+        "user_typing", "Someone is typing in one of the caller's rooms.", r.UserTypingSchema
+    ),
+    ServerEvent("user_stopped_typing", "Someone stopped typing.", r.UserStoppedTypingSchema),
+    ServerEvent(
+        "presence",
+        "A member of one of the caller's (not too large) rooms came "
+        "online or went offline; coalesced to one per user per second.",
+        r.PresenceSchema,
+    ),
+    ServerEvent(
+        "unread",
+        "Unread state: every room on connect (with total), one room when "
+        "its pointer moves or a DM arrives.",
+        r.UnreadSchema,
+    ),
+    ServerEvent(
+        "read_receipt", "A member of a small room or DM read up to a seq.", r.ReadReceiptSchema
+    ),
+    ServerEvent(
+        "room_invite", "The caller was invited into a private room.", r.InviteCreatedSchema
+    ),
+    ServerEvent("error", "A problem not tied to one client event.", ErrorEventSchema),
+    ServerEvent(
+        "session_revoked",
+        "The session was logged out (or its refresh token reused): "
+        "the socket is disconnected right after.",
+        r.SessionRevokedSchema,
+    ),
+    ServerEvent(
+        "server_shutdown",
+        "This instance is shutting down: reconnect after the given "
+        "delay (through the load balancer) and `sync`.",
+        r.ServerShutdownSchema,
+    ),
+)
+
+
+# -- building the documents ----------------------------------------------------------------
+
+
+def _schema_name_resolver(schema: type[Schema] | Schema) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__.removeprefix("_").removesuffix("Schema")
+    if cls.__module__ == r.__name__:
+        return name
+    if cls.__module__.startswith("schemas."):
+        # Request bodies and payloads; response names stay short.
+        return name + "Input" if name in _RESPONSE_NAMES else name
+    return name
+
+
+_RESPONSE_NAMES = {
+    cls.__name__.removesuffix("Schema")
+    for cls in vars(r).values()
+    if isinstance(cls, type) and issubclass(cls, Schema)
+}
+
+
+# The text rules of schemas/common.py as JSON Schema patterns, so that the spec (and the
+# clients and fuzzers generated from it) know them: no control characters (newline and tab
+# allowed in free text), no lone surrogates, and for names at least one visible character.
+_CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f\ud800-\udfff"
+_LINE_CONTROL = r"\u0000-\u001f\u007f-\u009f\ud800-\udfff"
+TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
+LINE_PATTERN = rf"^[^{_LINE_CONTROL}]*$"
+NAME_PATTERN = rf"^[^{_LINE_CONTROL}]*[^\s{_LINE_CONTROL}][^{_LINE_CONTROL}]*$"
+
+
+def _text_rules(self: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """apispec attribute function: document the function validators of `schemas/`."""
+    names = {getattr(v, "__name__", "") for v in field.validators}
+    if "password_rules" in names:
+        return {
+            "minLength": PASSWORD_MIN_CHARS,
+            "pattern": LINE_PATTERN,
+            "description": f"{PASSWORD_MIN_CHARS} characters to {PASSWORD_MAX_BYTES} bytes "
+            "of UTF-8 (bcrypt's limit), no control characters",
+        }
+    if "pattern" in ret:
+        return {}
+    if "single_line" in names:
+        return {"pattern": NAME_PATTERN if "not_blank" in names else LINE_PATTERN}
+    if "no_control_chars" in names:
+        return {"pattern": TEXT_PATTERN}
+    return {}
+
+
+def _new_spec() -> APISpec:
+    spec = _bare_spec()
+    plugin = spec.plugins[0]
+    assert isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None
+    plugin.converter.add_attribute_function(_text_rules)
+    return spec
+
+
+def _bare_spec() -> APISpec:
+    return APISpec(
+        title=API_TITLE,
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+        info={
+            "description": (
+                "REST API of the chat server. Every error is "
+                '`{"error": {"code", "message", "fields"?}}`. Private resources the caller '
+                "may not see answer 404. The Socket.IO events (namespace `/chat`) are "
+                "documented at `/api/events` and `/api/events.json`."
+            )
+        },
+    )
+
+
+def _operation_id(op: Op) -> str:
+    explicit = _OPERATION_IDS.get((op.method, op.path))
+    if explicit:
+        return explicit
+    words = [w for w in op.path.replace("{", "").replace("}", "").split("/") if w]
+    return op.method + "".join(
+        w.replace("-", " ").replace(".", " ").title().replace(" ", "") for w in words
+    )
+
+
+_OPERATION_IDS = {
+    ("get", "/api/rooms/{id}"): "getRoom",
+    ("get", "/api/rooms/{id}/messages"): "getRoomMessages",
+    ("post", "/api/rooms/{id}/messages"): "postRoomMessage",
+    ("get", "/api/rooms/{id}/members"): "getRoomMembers",
+    ("get", "/api/rooms/{id}/reads"): "getRoomReads",
+    ("post", "/api/rooms/{id}/join"): "joinRoom",
+    ("post", "/api/rooms/{id}/invites"): "inviteToRoom",
+    ("delete", "/api/rooms/{id}/leave"): "leaveRoom",
+    ("get", "/api/direct-messages/{userId}"): "getDirectMessages",
+    ("post", "/api/direct-messages/{userId}"): "postDirectMessage",
+    ("post", "/api/users/{userId}/block"): "blockUser",
+    ("delete", "/api/users/{userId}/block"): "unblockUser",
+}
+
+_MEDIA = {
+    "file": {
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/gif": {"schema": {"type": "string", "format": "binary"}},
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+    "text/plain": {"text/plain": {"schema": {"type": "string"}}},
+    "text/html": {"text/html": {"schema": {"type": "string"}}},
+    "text/javascript": {"text/javascript": {"schema": {"type": "string"}}},
+    "object": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+def _response(status: int, body: Any, op: Op) -> dict[str, Any]:
+    if body is None:
+        return {"description": "No content"}
+    if isinstance(body, str):
+        return {"description": "OK", "content": copy.deepcopy(_MEDIA[body])}
+    out: dict[str, Any] = {
+        "description": body.__doc__.strip().splitlines()[0] if body.__doc__ else "OK",
+        "content": {"application/json": {"schema": body}},
+    }
+    if op.links and status in (200, 201) and min(op.ok) == status:
+        out["links"] = copy.deepcopy(op.links)
+    return out
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "description": ERROR_MEANING[status],
+        "content": {"application/json": {"schema": r.ErrorSchema}},
+    }
+    if status == 404:
+        out["content"]["text/plain"] = {"schema": {"type": "string"}}
+    if status in (429, 503):
+        out["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
+    return out
+
+
+def _operation(op: Op) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, body in op.ok.items():
+        responses[str(status)] = _response(status, body, op)
+    for status in op.errors:
+        responses[str(status)] = _error_response(status)
+    out: dict[str, Any] = {
+        "operationId": _operation_id(op),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": responses,
+        "security": copy.deepcopy(SECURITY) if op.auth else [],
+    }
+    if op.description:
+        out["description"] = op.description
+    params: list[dict[str, Any]] = []
+    if op.path_schema is not None:
+        params.append({"in": "path", "schema": op.path_schema})
+    if op.query is not None:
+        params.append({"in": "query", "schema": op.query})
+    if params:
+        out["parameters"] = params
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    elif op.multipart:
+        out["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                }
+            },
+        }
+    return out
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3 document, built once."""
+    spec = _new_spec()
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    spec.components.security_scheme(
+        "cookieAuth",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "chat_access",
+            "description": "The browser UI's httpOnly cookie; state-changing requests must "
+            "come from an allowed Origin.",
+        },
+    )
+    by_path: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        by_path.setdefault(op.path, {})[op.method] = _operation(op)
+    for path, operations in by_path.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+@functools.cache
+def events_document() -> dict[str, Any]:
+    """The Socket.IO event reference: payloads and acks as JSON Schema."""
+    spec = _new_spec()
+    plugin = spec.plugins[0]
+    assert isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None
+    converter = plugin.converter
+    ack_error = converter.resolve_nested_schema(r.AckErrorSchema)
+
+    def ack_ok(schema: type[Schema] | None) -> dict[str, Any]:
+        ok = {
+            "type": "object",
+            "properties": {"ok": {"type": "boolean", "enum": [True]}},
+            "required": ["ok"],
+        }
+        if schema is None:
+            return ok
+        return {"allOf": [ok, converter.resolve_nested_schema(schema)]}
+
+    client = [
+        {
+            "name": e.name,
+            "description": e.description,
+            "payload": converter.resolve_nested_schema(e.payload),
+            "ack": {"oneOf": [ack_ok(e.ack), ack_error]},
+        }
+        for e in CLIENT_EVENTS
+    ]
+    server = [
+        {
+            "name": e.name,
+            "description": e.description,
+            "payload": converter.resolve_nested_schema(e.payload),
+        }
+        for e in SERVER_EVENTS
+    ]
+    return {
+        "namespace": NAMESPACE,
+        "transport": "Socket.IO v5 (Engine.IO v4), websocket or long-polling",
+        "authentication": (
+            "Handshake `auth: {token}` with an access token (or the browser's httpOnly "
+            "cookie); a bad token is refused with connect_error `Invalid token` and "
+            "`data.code`. Without a token, send `authenticate` within 10 s."
+        ),
+        "acks": (
+            "Every client event takes an ack callback, answered with `{ok: true, ...}` or "
+            "`{ok: false, error: {code, message, fields?}}`. Unknown events are answered "
+            "`unknown_event`."
+        ),
+        "limits": (
+            "One Engine.IO packet is at most 64 KB by default (MAX_SOCKET_PAYLOAD_BYTES): a "
+            "larger one closes that connection."
+        ),
+        "clientEvents": client,
+        "serverEvents": server,
+        "components": spec.to_dict().get("components", {}),
+    }
+
+
+# -- the HTML page -------------------------------------------------------------------------
+
+_PAGE_CSS_NOTE = "<!-- no inline script or style: the page obeys the app's CSP -->"
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        name = prop["$ref"].rsplit("/", 1)[-1]
+        return f'<a href="#schema-{html.escape(name)}">{html.escape(name)}</a>'
+    if "allOf" in prop and len(prop["allOf"]) == 1:
+        return _type_of(prop["allOf"][0]) + (" | null" if prop.get("nullable") else "")
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"array of {_type_of(prop.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in prop:
+        values = prop["additionalProperties"]
+        if isinstance(values, dict):
+            return f"object of {_type_of(values)}"
+    text = html.escape(str(kind))
+    if "format" in prop:
+        text += f" ({html.escape(str(prop['format']))})"
+    if prop.get("nullable"):
+        text += " | null"
+    return text
+
+
+def _constraints(prop: dict[str, Any]) -> str:
+    parts = []
+    for key in ("minLength", "maxLength", "minimum", "maximum", "pattern", "maxProperties"):
+        if key in prop:
+            parts.append(f"{key}: {prop[key]}")
+    if "enum" in prop:
+        parts.append("one of " + ", ".join(json.dumps(v) for v in prop["enum"]))
+    if "description" in prop:
+        parts.append(str(prop["description"]))
+    return html.escape("; ".join(parts))
+
+
+def _schema_table(name: str, schema: dict[str, Any]) -> str:
+    rows = []
+    required = set(schema.get("required", ()))
+    for prop, spec in schema.get("properties", {}).items():
+        rows.append(
+            f"<tr><td><code>{html.escape(prop)}</code></td><td>{_type_of(spec)}</td>"
+            f"<td>{'yes' if prop in required else ''}</td><td>{_constraints(spec)}</td></tr>"
+        )
+    return (
+        f'<h3 id="schema-{html.escape(name)}">{html.escape(name)}</h3>'
+        "<table><thead><tr><th>field</th><th>type</th><th>required</th><th>rules</th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _ack_text(ack: dict[str, Any]) -> str:
+    ok = ack["oneOf"][0]
+    if "allOf" in ok:
+        return "{ok: true} + " + _type_of(ok["allOf"][1])
+    return "{ok: true}"
+
+
+@functools.cache
+def events_html() -> str:
+    doc = events_document()
+    client_rows = "".join(
+        f'<tr id="event-{html.escape(e["name"])}"><td><code>{html.escape(e["name"])}</code></td>'
+        f"<td>{_type_of(e['payload'])}</td><td>{_ack_text(e['ack'])} or "
+        f"{_type_of(e['ack']['oneOf'][1])}</td><td>{html.escape(e['description'])}</td></tr>"
+        for e in doc["clientEvents"]
+    )
+    server_rows = "".join(
+        f'<tr id="event-{html.escape(e["name"])}"><td><code>{html.escape(e["name"])}</code></td>'
+        f"<td>{_type_of(e['payload'])}</td><td>{html.escape(e['description'])}</td></tr>"
+        for e in doc["serverEvents"]
+    )
+    schemas = "".join(
+        _schema_table(name, schema)
+        for name, schema in sorted(doc["components"].get("schemas", {}).items())
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{API_TITLE}: Socket.IO events</title>{_PAGE_CSS_NOTE}</head><body>"
+        f"<h1>Socket.IO events, namespace <code>{NAMESPACE}</code></h1>"
+        f"<p>{html.escape(doc['transport'])}</p>"
+        f"<p>{html.escape(doc['authentication'])}</p>"
+        f"<p>{html.escape(doc['acks'])}</p>"
+        f"<p>{html.escape(doc['limits'])}</p>"
+        '<p>Machine-readable: <a href="/api/events.json">/api/events.json</a>. REST: '
+        '<a href="/api/openapi.json">/api/openapi.json</a>.</p>'
+        "<h2>Client to server</h2><table><thead><tr><th>event</th><th>payload</th>"
+        f"<th>ack</th><th>effect</th></tr></thead><tbody>{client_rows}</tbody></table>"
+        "<h2>Server to client</h2><table><thead><tr><th>event</th><th>payload</th>"
+        f"<th>meaning</th></tr></thead><tbody>{server_rows}</tbody></table>"
+        f"<h2>Schemas</h2>{schemas}</body></html>"
+    )
+
+
+@routes.get("/api/openapi.json")
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(), headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/api/events.json")
+async def events_json(request: web.Request) -> web.Response:
+    return web.json_response(events_document(), headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/api/events")
+async def events_page(request: web.Request) -> web.Response:
+    return web.Response(
+        text=events_html(), content_type="text/html", headers={"Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,401 @@
+"""What the server sends: REST response bodies, socket acks and server -> client events.
+
+These schemas are never used to validate input. They describe the shapes built by
+`chat_server.services.views` (and the services) so that `GET /api/openapi.json` and the
+socket event reference (`GET /api/events`) are generated from one place, and so that the
+contract tests (tests/security/test_schemathesis.py) can hold every response to them.
+Unknown keys are refused (`additionalProperties: false` in the spec): a field added to a
+response without being documented here fails the contract test.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from schemas.common import CamelSchema
+
+ROOM_KINDS = ("public", "private", "direct")
+ROLES = ("owner", "admin", "member")
+MESSAGE_TYPES = ("text", "image", "file")
+ERROR_CODES = (
+    "validation_error",
+    "unauthenticated",
+    "invalid_token",
+    "token_expired",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "too_large",
+    "unsupported_media_type",
+    "rate_limited",
+    "too_many_connections",
+    "unavailable",
+    "internal_error",
+    "unknown_event",
+    "http_error",
+)
+
+
+def _uuid(**kw: object) -> fields.UUID:
+    return fields.UUID(required=True, **kw)  # type: ignore[arg-type]
+
+
+def _str(**kw: object) -> fields.String:
+    return fields.String(required=True, **kw)  # type: ignore[arg-type]
+
+
+def _int(**kw: object) -> fields.Integer:
+    return fields.Integer(required=True, **kw)  # type: ignore[arg-type]
+
+
+def _time(**kw: object) -> fields.DateTime:
+    return fields.DateTime(required=True, **kw)  # type: ignore[arg-type]
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class ErrorDetailSchema(CamelSchema):
+    code = _str(
+        metadata={"description": "Stable machine-readable code: " + ", ".join(ERROR_CODES)}
+    )
+    message = _str(metadata={"description": "Human-readable; may change between versions"})
+    # Not called `fields`: that name is marshmallow's (Schema.fields) and this module's.
+    field_errors = fields.Dict(
+        data_key="fields",
+        metadata={"description": "Per-field messages (wire names), for validation errors"},
+    )
+    retry_after = fields.Integer(
+        metadata={"description": "Seconds to wait (rate_limited); also the Retry-After header"}
+    )
+
+
+class ErrorSchema(CamelSchema):
+    """Every error response: `{"error": {code, message, fields?, retryAfter?}}`."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+class UserPublicSchema(CamelSchema):
+    """A user as other users see them."""
+
+    id = _uuid()
+    username = _str()
+    display_name = fields.String(required=True, allow_none=True)
+    last_seen = fields.DateTime(required=True, allow_none=True)
+
+
+class UserPrivateSchema(UserPublicSchema):
+    """A user as they see themselves."""
+
+    email = _str()
+    created_at = _time()
+    updated_at = _time()
+
+
+class AuthPairSchema(CamelSchema):
+    """register / login / refresh: the account and a new token pair (also set as cookies)."""
+
+    user = fields.Nested(UserPrivateSchema, required=True)
+    access_token = _str(metadata={"description": "JWT (HS256), sent as `Authorization: Bearer`"})
+    refresh_token = _str(metadata={"description": "Opaque; spent by POST /api/auth/refresh"})
+    expires_in = _int(metadata={"description": "Access token lifetime in seconds"})
+
+
+class UserRefSchema(CamelSchema):
+    id = _uuid()
+    username = _str()
+
+
+class NullableUserRefSchema(CamelSchema):
+    id = fields.UUID(required=True, allow_none=True)
+    username = fields.String(required=True, allow_none=True)
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+class FileSchema(CamelSchema):
+    """An uploaded file (the upload response, and `file` on messages)."""
+
+    id = _uuid()
+    url = _str(metadata={"description": "GET it with the same credentials"})
+    name = _str(metadata={"description": "The sanitised original name"})
+    mime_type = _str(
+        validate=validate.OneOf(
+            ["image/jpeg", "image/png", "image/gif", "application/pdf", "text/plain"]
+        )
+    )
+    size = _int()
+    width = fields.Integer()
+    height = fields.Integer()
+    thumbnail_url = fields.String()
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+class MessageSchema(CamelSchema):
+    """A room message (DESIGN.md §6)."""
+
+    id = _uuid()
+    room_id = _uuid()
+    seq = _int(metadata={"description": "Per room: 1, 2, 3, ... without gaps"})
+    user_id = fields.UUID(required=True, allow_none=True)
+    username = fields.String(required=True, allow_none=True)
+    content = _str(metadata={"description": "Exactly as sent; render as text only"})
+    content_html = _str(metadata={"description": "Markdown rendered and allow-list sanitised"})
+    message_type = _str(validate=validate.OneOf(MESSAGE_TYPES))
+    created_at = _time()
+    client_msg_id = fields.String()
+    edited_at = fields.DateTime()
+    file_id = fields.UUID()
+    file = fields.Nested(FileSchema)
+
+
+class DirectMessageSchema(MessageSchema):
+    """A DM: the message object plus the seed's sender and recipient names."""
+
+    sender_id = fields.UUID(required=True, allow_none=True)
+    sender_username = fields.String(required=True, allow_none=True)
+    recipient_id = _uuid()
+
+
+class MessageEnvelopeSchema(CamelSchema):
+    message = fields.Nested(MessageSchema, required=True)
+
+
+class DirectMessageEnvelopeSchema(CamelSchema):
+    message = fields.Nested(DirectMessageSchema, required=True)
+
+
+class MessagePageSchema(CamelSchema):
+    """A keyset page of history, in seq order."""
+
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    has_more = fields.Boolean(required=True)
+    last_seq = _int()
+
+
+class DirectMessagePageSchema(CamelSchema):
+    messages = fields.List(fields.Nested(DirectMessageSchema), required=True)
+    has_more = fields.Boolean(required=True)
+    last_seq = _int()
+    room_id = fields.UUID(required=True, allow_none=True)
+
+
+# -- rooms -------------------------------------------------------------------------------
+
+
+class RoomSchema(CamelSchema):
+    """A room; the caller fields (isMember...) are present where the caller is known."""
+
+    id = _uuid()
+    name = _str()
+    description = fields.String(required=True, allow_none=True)
+    is_private = fields.Boolean(required=True)
+    kind = _str(validate=validate.OneOf(ROOM_KINDS))
+    created_by = fields.UUID(required=True, allow_none=True)
+    created_at = _time()
+    last_seq = _int()
+    member_count = _int()
+    is_member = fields.Boolean()
+    is_invited = fields.Boolean()
+    role = fields.String(allow_none=True, validate=validate.OneOf(ROLES))
+    unread_count = fields.Integer()
+
+
+class RoomPageSchema(CamelSchema):
+    rooms = fields.List(fields.Nested(RoomSchema), required=True)
+    has_more = fields.Boolean(required=True)
+    next_cursor = fields.UUID(required=True, allow_none=True)
+
+
+class MemberSchema(UserPublicSchema):
+    role = _str(validate=validate.OneOf(ROLES))
+    joined_at = _time()
+    last_read_seq = _int()
+    online = fields.Boolean(required=True)
+
+
+class MemberPageSchema(CamelSchema):
+    members = fields.List(fields.Nested(MemberSchema), required=True)
+    has_more = fields.Boolean(required=True)
+    next_cursor = fields.UUID(required=True, allow_none=True)
+
+
+class InviteCreatedSchema(CamelSchema):
+    room = fields.Nested(RoomSchema, required=True)
+    invited_by = fields.Nested(UserRefSchema, required=True)
+
+
+class InviteSchema(CamelSchema):
+    room = fields.Nested(RoomSchema, required=True)
+    invited_by = fields.Nested(NullableUserRefSchema, required=True)
+    invited_at = _time()
+
+
+class InviteListSchema(CamelSchema):
+    invites = fields.List(fields.Nested(InviteSchema), required=True)
+
+
+class ReadPositionsSchema(CamelSchema):
+    room_id = _uuid()
+    reads = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "userId -> last read seq"},
+    )
+
+
+# -- direct messages ---------------------------------------------------------------------
+
+
+class ConversationUserSchema(UserPublicSchema):
+    online = fields.Boolean(required=True)
+
+
+class LastMessageSchema(CamelSchema):
+    id = _uuid()
+    seq = _int()
+    sender_id = fields.UUID(required=True, allow_none=True)
+    content = _str()
+    message_type = _str(validate=validate.OneOf(MESSAGE_TYPES))
+    created_at = _time()
+
+
+class ConversationSchema(CamelSchema):
+    room_id = _uuid()
+    user = fields.Nested(ConversationUserSchema, required=True)
+    last_message = fields.Nested(LastMessageSchema, required=True, allow_none=True)
+    last_seq = _int()
+    last_read_seq = _int()
+    unread_count = _int()
+
+
+class ConversationListSchema(CamelSchema):
+    conversations = fields.List(fields.Nested(ConversationSchema), required=True)
+
+
+# -- operations --------------------------------------------------------------------------
+
+
+class HealthSchema(CamelSchema):
+    status = _str(validate=validate.OneOf(["ok", "unavailable"]))
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# -- socket acks and server -> client events ---------------------------------------------
+
+
+class AckErrorSchema(CamelSchema):
+    """Every client event's ack on failure."""
+
+    ok = fields.Boolean(required=True, validate=validate.Equal(False))
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class AuthenticatedSchema(CamelSchema):
+    """`authenticated`, and the `authenticate` ack."""
+
+    user_id = _uuid()
+    username = _str()
+
+
+class AuthErrorSchema(CamelSchema):
+    message = _str()
+    code = _str()
+
+
+class RoomAckSchema(CamelSchema):
+    """`join_room` ack."""
+
+    room = fields.Nested(RoomSchema, required=True)
+
+
+class RoomIdSchema(CamelSchema):
+    """`leave_room`, `typing_start`, `typing_stop` acks."""
+
+    room_id = _uuid()
+
+
+class ReadStateSchema(CamelSchema):
+    room_id = _uuid()
+    user_id = fields.UUID(metadata={"description": "The other user, for a DM"})
+    kind = fields.String(validate=validate.OneOf(ROOM_KINDS))
+    last_seq = _int()
+    last_read_seq = _int()
+    unread = _int()
+
+
+class SyncRoomSchema(CamelSchema):
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    has_more = fields.Boolean(required=True)
+    last_seq = _int()
+    last_read_seq = _int()
+    unread = _int()
+
+
+class SyncAckSchema(CamelSchema):
+    """`sync` ack: per room what came after the given seq; refused rooms under errors."""
+
+    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(SyncRoomSchema), required=True)
+    errors = fields.Dict(
+        keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True
+    )
+
+
+class UnreadSchema(CamelSchema):
+    """`unread`: the summary on connect (with total) or one room's change."""
+
+    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(ReadStateSchema), required=True)
+    total = fields.Integer()
+
+
+class UserJoinedSchema(CamelSchema):
+    room_id = _uuid()
+    user = fields.Nested(UserRefSchema, required=True)
+
+
+class UserLeftSchema(CamelSchema):
+    room_id = _uuid()
+    user_id = _uuid()
+
+
+class UserTypingSchema(CamelSchema):
+    room_id = _uuid()
+    user_id = _uuid()
+    username = _str()
+
+
+class UserStoppedTypingSchema(CamelSchema):
+    room_id = _uuid()
+    user_id = _uuid()
+
+
+class PresenceSchema(CamelSchema):
+    user_id = _uuid()
+    username = _str()
+    status = _str(validate=validate.OneOf(["online", "offline"]))
+    last_seen = fields.DateTime(required=True, allow_none=True)
+
+
+class ReadReceiptSchema(CamelSchema):
+    room_id = _uuid()
+    user_id = _uuid()
+    last_read_seq = _int()
+
+
+class SessionRevokedSchema(CamelSchema):
+    reason = _str()
+
+
+class ServerShutdownSchema(CamelSchema):
+    reconnect_after_ms = _int(
+        metadata={"description": "Wait this long (jitter) before reconnecting"}
+    )
