@@ -171,7 +171,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 refresh_ttl_s=config.refresh_token_ttl_s,
                 refresh_reuse_grace_s=config.refresh_reuse_grace_s,
             ),
-            users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds),
+            users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds, presence=presence),
             rooms=RoomService(pool, publisher, presence, typing),
             messages=MessageService(pool, publisher, store),
             direct=DirectService(pool, publisher, store, presence),

@@ -63,3 +63,13 @@ class UpdateMeSchema(CamelSchema):
     display_name = fields.String(allow_none=True, validate=[validate.Length(max=100), single_line])
     password = fields.String(validate=password_rules)
     current_password = fields.String(validate=validate.Length(max=1024))
+
+
+USER_SEARCH_MAX = 50
+
+
+class UserSearchQuerySchema(CamelSchema):
+    """GET /api/users?search=prefix&limit=N."""
+
+    search = fields.String(required=True, validate=[validate.Length(min=1, max=50), single_line])
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=USER_SEARCH_MAX))

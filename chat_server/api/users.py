@@ -6,7 +6,8 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
-from schemas.auth import UpdateMeSchema
+from schemas.auth import UpdateMeSchema, UserSearchQuerySchema
+from schemas.rooms import UserPathSchema
 
 routes = web.RouteTableDef()
 
@@ -22,3 +23,20 @@ async def update_me(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     changes = await deps.json_body(request, UpdateMeSchema())
     return web.json_response(await request.app[SERVICES].users.update_me(who.user_id, changes))
+
+
+@routes.get("/api/users")
+async def search(request: web.Request) -> web.Response:
+    """`?search=prefix`: people to message or invite."""
+    await deps.principal(request)
+    q = deps.query(request, UserSearchQuerySchema())
+    return web.json_response(
+        {"users": await request.app[SERVICES].users.search(q["search"], q["limit"])}
+    )
+
+
+@routes.get("/api/users/{userId}")
+async def get_user(request: web.Request) -> web.Response:
+    await deps.principal(request)
+    user_id = deps.path(request, UserPathSchema())["user_id"]
+    return web.json_response(await request.app[SERVICES].users.get_user(user_id))

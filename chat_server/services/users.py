@@ -3,18 +3,44 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from chat_server.errors import NotFound, ValidationFailed
 from chat_server.services import passwords, views
+from chat_server.services.presence import PresenceService
 from chat_server.store import users as user_store
 
 
 class UserService:
-    def __init__(self, pool: asyncpg.Pool, *, bcrypt_rounds: int):
+    """Profiles: one's own (private fields included) and other people's (public fields)."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, bcrypt_rounds: int, presence: PresenceService | None = None
+    ):
         self._pool = pool
         self._rounds = bcrypt_rounds
+        self._presence = presence
+
+    async def search(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """People whose username starts with `prefix`, with online status: to start a DM or
+        invite someone. Usernames are public (they sign every lobby message)."""
+        async with self._pool.acquire() as conn:
+            rows = await user_store.search_users(conn, prefix, limit)
+        online = (
+            await self._presence.online(str(r["id"]) for r in rows) if self._presence else set()
+        )
+        return [{**views.user_public(r), "online": str(r["id"]) in online} for r in rows]
+
+    async def get_user(self, user_id: UUID) -> dict[str, Any]:
+        """Another user's public profile."""
+        async with self._pool.acquire() as conn:
+            user = await user_store.get_user(conn, user_id)
+        if user is None:
+            raise NotFound("User not found")
+        online = await self._presence.online([str(user_id)]) if self._presence else set()
+        return {**views.user_public(user), "online": str(user_id) in online}
 
     async def get_me(self, user_id: str) -> dict[str, Any]:
         async with self._pool.acquire() as conn:

@@ -25,3 +25,8 @@ queries: Any = SimpleNamespace(
 async def fetch_all(rows: Any) -> list[Any]:
     """Collect a multi-row aiosql query (an async generator in aiosql >= 13)."""
     return [row async for row in rows]
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with `ESCAPE '\\'`, its wildcards matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from chat_server.errors import Conflict
-from chat_server.store.queries import fetch_all, queries
+from chat_server.store.queries import fetch_all, like_literal, queries
 
 Row = dict[str, Any]
 
@@ -80,9 +80,7 @@ async def list_visible_rooms(
     limit: int,
 ) -> list[Row]:
     """`search` is matched as a plain substring (LIKE wildcards are escaped here)."""
-    pattern = None
-    if search:
-        pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = like_literal(search) if search else None
     rows = await fetch_all(
         queries.rooms.list_visible_rooms(
             conn, user_id=user_id, search=pattern, after_id=after_id, limit=limit

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from chat_server.errors import Conflict
-from chat_server.store.queries import queries
+from chat_server.store.queries import fetch_all, like_literal, queries
 
 Row = dict[str, Any]
 
@@ -81,6 +81,13 @@ async def set_password_hash(
 
 async def touch_last_seen(conn: asyncpg.Connection, user_id: UUID | str) -> None:
     await queries.users.touch_last_seen(conn, user_id=_uuid(user_id))
+
+
+async def search_users(conn: asyncpg.Connection, prefix: str, limit: int) -> list[Row]:
+    """Users whose username starts with `prefix` (matched literally, case-insensitively)."""
+    pattern = like_literal(prefix) + "%"
+    rows = await fetch_all(queries.users.search_users(conn, pattern=pattern, limit=limit))
+    return [dict(r) for r in rows]
 
 
 def _uuid(value: UUID | str) -> UUID:

@@ -38,3 +38,10 @@ SELECT password_hash FROM users WHERE id = :user_id;
 -- name: touch_last_seen(user_id)!
 -- Record when a user's last connection closed.
 UPDATE users SET last_seen_at = now() WHERE id = :user_id;
+
+-- name: search_users(pattern, limit)
+-- Users whose username starts with a prefix (LIKE pattern, wildcards escaped by the caller).
+SELECT id, username, display_name, last_seen_at FROM users
+WHERE lower(username) LIKE lower(:pattern) ESCAPE '\'
+ORDER BY lower(username)
+LIMIT :limit;
