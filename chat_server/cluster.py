@@ -75,6 +75,9 @@ def run_cluster(config: Config, instances: int, first_app_port: int | None) -> i
         "DATABASE_URL": database_url,
         "REDIS_URL": config.redis_url or DEFAULT_REDIS_URL,
         "DATA_DIR": str(config.data_dir),
+        # One secret for every instance, settled here: in development each instance would
+        # otherwise race to create the shared one in DATA_DIR, and the loser fails to start.
+        "JWT_SECRET": config.with_dev_secret().jwt_secret,
     }
     first = first_app_port or config.port + 1
     ports = [first + i for i in range(instances)]
@@ -130,7 +133,7 @@ def _wait_ready(port: int) -> None:
     url = f"http://127.0.0.1:{port}/health/ready"
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # local health URL  # nosec B310
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError):

@@ -54,7 +54,7 @@ DEFAULT_MAX_SOCKET_PAYLOAD_BYTES = 64 * 1024
 # The seed's upload limit.
 DEFAULT_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 
-DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+DEV_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret  # nosec B105
 
 
 class ConfigError(ValueError):

@@ -57,9 +57,7 @@ def _time(**kw: object) -> fields.DateTime:
 
 
 class ErrorDetailSchema(CamelSchema):
-    code = _str(
-        metadata={"description": "Stable machine-readable code: " + ", ".join(ERROR_CODES)}
-    )
+    code = _str(metadata={"description": "Stable machine-readable code: " + ", ".join(ERROR_CODES)})
     message = _str(metadata={"description": "Human-readable; may change between versions"})
     # Not called `fields`: that name is marshmallow's (Schema.fields) and this module's.
     field_errors = fields.Dict(
@@ -95,6 +93,16 @@ class UserPrivateSchema(UserPublicSchema):
     email = _str()
     created_at = _time()
     updated_at = _time()
+
+
+class DirectoryUserSchema(UserPublicSchema):
+    """Another user, as the user directory shows them."""
+
+    online = fields.Boolean(required=True)
+
+
+class UserListSchema(CamelSchema):
+    users = fields.List(fields.Nested(DirectoryUserSchema), required=True)
 
 
 class AuthPairSchema(CamelSchema):
@@ -345,9 +353,7 @@ class SyncAckSchema(CamelSchema):
     """`sync` ack: per room what came after the given seq; refused rooms under errors."""
 
     rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(SyncRoomSchema), required=True)
-    errors = fields.Dict(
-        keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True
-    )
+    errors = fields.Dict(keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True)
 
 
 class UnreadSchema(CamelSchema):

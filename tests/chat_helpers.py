@@ -20,8 +20,8 @@ NS = "/chat"
 ACK_TIMEOUT_S = 10
 # How long a "this event must not arrive" check listens. Presence is flushed once per
 # second, so presence checks listen longer than one flush interval.
-QUIET_S = 0.8
-PRESENCE_QUIET_S = 1.6
+QUIET_S = 0.6
+PRESENCE_QUIET_S = 1.4
 
 
 async def api(

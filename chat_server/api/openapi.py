@@ -32,6 +32,7 @@ from schemas.auth import (
     RefreshSchema,
     RegisterSchema,
     UpdateMeSchema,
+    UserSearchQuerySchema,
 )
 from schemas.common import CamelSchema
 from schemas.messages import (
@@ -123,6 +124,7 @@ _USER_LINKS = {
     "SendDirect": {"operationId": "postDirectMessage", "parameters": _USER_ID},
     "Block": {"operationId": "blockUser", "parameters": _USER_ID},
     "Unblock": {"operationId": "unblockUser", "parameters": _USER_ID},
+    "Profile": {"operationId": "getUser", "parameters": _USER_ID},
 }
 _MESSAGE_ROOM = {"id": "$response.body#/message/roomId"}
 
@@ -193,6 +195,25 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 503),
         body=UpdateMeSchema,
         description="A new `password` needs `currentPassword`.",
+    ),
+    Op(
+        "get",
+        "/api/users",
+        "Find people by username prefix (to message or invite them)",
+        "users",
+        {200: r.UserListSchema},
+        (400, 401, 503),
+        query=UserSearchQuerySchema,
+        description="Public fields and online status only; LIKE wildcards are literal.",
+    ),
+    Op(
+        "get",
+        "/api/users/{userId}",
+        "Another user's public profile",
+        "users",
+        {200: r.DirectoryUserSchema},
+        (400, 401, 404, 503),
+        path_schema=UserPathSchema,
     ),
     # -- rooms -------------------------------------------------------------------------
     Op(
@@ -663,6 +684,7 @@ _OPERATION_IDS = {
     ("post", "/api/rooms/{id}/invites"): "inviteToRoom",
     ("delete", "/api/rooms/{id}/leave"): "leaveRoom",
     ("get", "/api/direct-messages/{userId}"): "getDirectMessages",
+    ("get", "/api/users/{userId}"): "getUser",
     ("post", "/api/direct-messages/{userId}"): "postDirectMessage",
     ("post", "/api/users/{userId}/block"): "blockUser",
     ("delete", "/api/users/{userId}/block"): "unblockUser",

@@ -114,6 +114,12 @@ async def _close_socket(sio: socketio.AsyncServer, sid: str) -> None:
             ws = getattr(sock, "fast_ws", None)
             if ws is not None and not ws.closed:
                 await ws.close(code=WSCloseCode.SERVICE_RESTART, message=b"server restart")
+                # Engine.IO's reader sees the closed transport and closes the socket itself
+                # (disconnect handlers run). A CLOSE packet queued now would never be
+                # collected (the writer is gone) and `eio.disconnect` would wait for it.
+                while not sock.closed:  # noqa: ASYNC110 - bounded by the timeout above
+                    await asyncio.sleep(0.01)
+                return
             await sio.eio.disconnect(eio_sid)
     except TimeoutError:
         log.info("drain_close_unacknowledged", sid=sid)

@@ -46,6 +46,18 @@ PROBE_MISSES_ALLOWED = 3
 
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
+# A skip_sid entry that stands for every socket of a room (see ClusterManager._expand_skip).
+EXCLUDE_ROOM_PREFIX = "\x00exclude-room:"
+
+
+def exclude_room_marker(room: str) -> str:
+    """A skip_sid entry meaning "not the sockets in `room`", on every instance."""
+    return EXCLUDE_ROOM_PREFIX + room
+
+
+def _is_marker(entry: Any) -> bool:
+    return isinstance(entry, str) and entry.startswith(EXCLUDE_ROOM_PREFIX)
+
 
 class ClusterManager(socketio.AsyncRedisManager, FastManager):
     """AsyncRedisManager with control messages and a watched listener."""
@@ -75,7 +87,7 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         if message.get("event") != CONTROL_EVENT:
-            await super()._handle_emit(message)
+            await super()._handle_emit(self._expand_skip(message))
             return
         data = message.get("data")
         payload = data[0] if isinstance(data, list) and data else data
@@ -87,6 +99,23 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
             return
         if self.control_handler is not None:
             await self.control_handler(payload)
+
+    def _expand_skip(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Replace `exclude_room_marker(room)` entries of skip_sid by this instance's sids
+        in that room: the sending instance only knows its own sockets, so "everyone in the
+        room but this user" must be resolved by each instance for its own."""
+        skip = message.get("skip_sid")
+        if not isinstance(skip, list) or not any(_is_marker(s) for s in skip):
+            return message
+        namespace = message.get("namespace") or "/"
+        expanded: list[Any] = []
+        for entry in skip:
+            if _is_marker(entry):
+                room = entry[len(EXCLUDE_ROOM_PREFIX) :]
+                expanded.extend(sid for sid, _ in self.get_participants(namespace, room))
+            else:
+                expanded.append(entry)
+        return {**message, "skip_sid": expanded}
 
     async def send_probe(self) -> None:
         """Publish a probe that only this instance's listener acts on.

@@ -16,7 +16,7 @@ import structlog
 from chat_server import metrics
 from chat_server.events import Event
 from chat_server.realtime import NAMESPACE
-from chat_server.realtime.manager import ClusterManager
+from chat_server.realtime.manager import ClusterManager, exclude_room_marker
 from chat_server.realtime.rooms import session_room, sio_room, user_room
 
 if TYPE_CHECKING:
@@ -38,7 +38,11 @@ class SocketPublisher:
     async def publish(self, event: Event) -> None:
         target = event.target
         to: str | list[str] = list(target.ids) if target.kind == "rooms" else sio_room(target)
-        skip = self._local_sids(user_room(event.exclude_user)) if event.exclude_user else None
+        skip: list[str] | None = None
+        if event.exclude_user:
+            room = user_room(event.exclude_user)
+            # In a cluster each instance leaves out that user's sockets of its own.
+            skip = [exclude_room_marker(room)] if self._cluster else self._local_sids(room)
         started = time.perf_counter()
         await self._sio.emit(event.name, event.payload, to=to, skip_sid=skip, namespace=NAMESPACE)
         metrics.FANOUT_LATENCY.labels(event=event.name).observe(time.perf_counter() - started)

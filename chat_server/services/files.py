@@ -211,7 +211,7 @@ class FileService:
 
 def sanitize_filename(raw: str) -> str:
     """A display-safe name: no directories, no control or format characters (e.g. the
-    right-to-left override that makes `evil‮txt.exe` look like `evilexe.txt`), NFC form,
+    right-to-left override that makes `evil<U+202E>txt.exe` look like `evilexe.txt`), NFC form,
     bounded length, extension kept."""
     name = unicodedata.normalize("NFC", raw or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]

@@ -14,7 +14,7 @@ from chat_server.errors import InvalidToken, TokenExpired
 
 # Pinned: decoding never trusts the token's own `alg` header (no `none`, no RS/HS confusion).
 JWT_ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret  # nosec B105
 # Tolerated clock difference between instances when checking exp/iat.
 CLOCK_LEEWAY_S = 5
 
@@ -81,6 +81,9 @@ class TokenCodec:
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
         if data.get("type") != ACCESS_TOKEN_TYPE:
+            raise InvalidToken()
+        if not all(type(data[k]) is int for k in ("exp", "iat")):
+            # PyJWT takes numeric strings for exp; we only ever issue integers.
             raise InvalidToken()
         try:
             return AccessClaims(

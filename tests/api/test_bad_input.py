@@ -198,7 +198,7 @@ async def test_rejected_register_creates_nobody(server, http):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/nope", "/api/rooms/x/y/z", "/nothing-here", "/api/users/someone-else"]
+    "path", ["/api/nope", "/api/rooms/x/y/z", "/nothing-here", "/api/users/someone/else"]
 )
 async def test_unknown_route_is_404_with_error_shape(server, http, path):
     async with http.get(f"{server.url}{path}") as resp:
