@@ -84,6 +84,8 @@ HTTP_TIMEOUT_S = 10.0
 # message may briefly overtake its predecessor. A gap is fetched only if it is still
 # open after this grace period.
 GAP_FILL_DELAY_S = 0.3
+# Delivery receipts (`delivered` {roomId, seq}) are batched: one per room at most this often.
+DELIVERY_RECEIPT_DELAY_S = 0.25
 # The server's bound on how many rooms one `sync` may name (schemas.messages.SYNC_MAX_ROOMS).
 SYNC_MAX_ROOMS = 500
 
@@ -281,6 +283,7 @@ class ChatClient:
         self._session_over: ChatClientError | None = None
         self._sio: socketio.AsyncClient | None = None
         self._handlers_extra: dict[str, Callable[..., Any]] = {}
+        self._undelivered: dict[str, int] = {}  # room -> highest seq not yet receipted
 
     # -- construction ------------------------------------------------------------------
 
@@ -886,6 +889,22 @@ class ChatClient:
     def _deliver(self, message: dict[str, Any]) -> None:
         self.stats.delivered += 1
         self.messages.put_nowait(message)
+        room_id, seq = message["roomId"], message["seq"]
+        if not self._undelivered:
+            self._spawn(self._send_delivery_receipts())
+        self._undelivered[room_id] = max(seq, self._undelivered.get(room_id, 0))
+
+    async def _send_delivery_receipts(self) -> None:
+        """Tell the server what arrived (senders show "delivered"); best effort: a receipt
+        lost with the connection is superseded by the next one."""
+        await asyncio.sleep(DELIVERY_RECEIPT_DELAY_S)
+        receipts, self._undelivered = self._undelivered, {}
+        sio = self._sio
+        if sio is None or not sio.connected:
+            return
+        for room_id, seq in receipts.items():
+            with contextlib.suppress(socketio.exceptions.SocketIOError):
+                await sio.emit("delivered", {"roomId": room_id, "seq": seq}, namespace=NAMESPACE)
 
     async def _fill_gap(self, room_id: str, state: _RoomState) -> None:
         """Fetch what is missing before the buffered messages with `sync`."""

@@ -99,4 +99,4 @@ async def read_positions(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     room_id = deps.path(request, RoomPathSchema())["id"]
     positions = await request.app[SERVICES].reads.read_positions(who.user_id, room_id)
-    return web.json_response({"roomId": str(room_id), "reads": positions})
+    return web.json_response({"roomId": str(room_id), **positions})

@@ -22,7 +22,12 @@ async def get_me(request: web.Request) -> web.Response:
 async def update_me(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     changes = await deps.json_body(request, UpdateMeSchema())
-    return web.json_response(await request.app[SERVICES].users.update_me(who.user_id, changes))
+    services = request.app[SERVICES]
+    user = await services.users.update_me(who.user_id, changes)
+    if "password" in changes:
+        # A new password locks out every other device (e.g. an attacker's stolen session).
+        await services.auth.end_other_sessions(who)
+    return web.json_response(user)
 
 
 @routes.get("/api/users")

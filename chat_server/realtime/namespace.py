@@ -329,6 +329,18 @@ class ChatNamespace(socketio.AsyncNamespace):
             other_user_id=data.get("user_id"),
         )
 
+    @event(_MARK_READ)
+    async def on_delivered(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The client received everything up to `seq` in a room or DM (delivery receipt)."""
+        return await self.services.reads.mark_delivered(
+            _who(state).user_id,
+            seq=data["seq"],
+            room_id=data.get("room_id"),
+            other_user_id=data.get("user_id"),
+        )
+
     async def follow_membership(self, sid: str, room_id: str, joined: bool) -> None:
         """Move one local socket into or out of a room (membership changed elsewhere)."""
         state = self.sockets.get(sid)

@@ -155,6 +155,20 @@ class AuthService:
         await self._publisher.revoke_session(principal.session_id)
         log.info("user_logged_out", user_id=principal.user_id)
 
+    async def end_other_sessions(self, principal: Principal) -> int:
+        """After a password change: every other login session of the user ends (refresh
+        tokens revoked, access tokens refused, sockets disconnected everywhere), so that a
+        password change locks out whoever else was signed in. Returns how many ended."""
+        async with self._pool.acquire() as conn:
+            families = await token_store.revoke_other_families(
+                conn, uuid.UUID(principal.user_id), uuid.UUID(principal.session_id)
+            )
+        for family in families:
+            await self._revoke_access(str(family))
+            await self._publisher.revoke_session(str(family))
+        log.info("other_sessions_ended", user_id=principal.user_id, count=len(families))
+        return len(families)
+
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token and that it has not been revoked."""
         claims: AccessClaims = self._codec.decode_access(token)

@@ -7,6 +7,7 @@ pointer moves (to the user's other tabs), for DMs as they arrive, and a summary 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
@@ -43,8 +44,53 @@ class ReadService:
     ) -> dict[str, Any]:
         """Move the read pointer of a room (or of the DM with `other_user_id`) up to `seq`.
 
-        Never moves backwards; a seq beyond the room's last message is refused.
+        Never moves backwards; a seq beyond the room's last message is refused. Reading
+        implies receiving: the delivered pointer follows.
         """
+        room_id, row = await self._advance(
+            user_id, seq, room_id, other_user_id, room_store.mark_read
+        )
+        state = {
+            "roomId": str(room_id),
+            "lastSeq": row["last_seq"],
+            "lastReadSeq": row["last_read_seq"],
+            "unread": max(row["last_seq"] - row["last_read_seq"], 0),
+        }
+        await self._publisher.publish(
+            Event("unread", {"rooms": {str(room_id): state}}, Target.user(user_id))
+        )
+        await self._receipt("read_receipt", user_id, room_id, row)
+        return state
+
+    async def mark_delivered(
+        self,
+        user_id: str,
+        *,
+        seq: int,
+        room_id: UUID | None = None,
+        other_user_id: UUID | None = None,
+    ) -> dict[str, Any]:
+        """Record that the user's client received a room (or DM) up to `seq`, so senders can
+        show "delivered". Never moves backwards; beyond the last message is refused."""
+        room_id, row = await self._advance(
+            user_id, seq, room_id, other_user_id, room_store.mark_delivered
+        )
+        await self._receipt("delivery_receipt", user_id, room_id, row)
+        return {
+            "roomId": str(room_id),
+            "lastSeq": row["last_seq"],
+            "lastDeliveredSeq": row["last_delivered_seq"],
+        }
+
+    async def _advance(
+        self,
+        user_id: str,
+        seq: int,
+        room_id: UUID | None,
+        other_user_id: UUID | None,
+        move: Callable[[asyncpg.Connection, UUID, UUID, int], Awaitable[dict[str, Any] | None]],
+    ) -> tuple[UUID, dict[str, Any]]:
+        """Validate and move one of the member's pointers in a room or DM."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             if room_id is None:
@@ -60,27 +106,23 @@ class ReadService:
                     "seq is beyond the last message",
                     fields={"seq": [f"At most {room['last_seq']}."]},
                 )
-            row = await room_store.mark_read(conn, room_id, uid, seq)
+            row = await move(conn, room_id, uid, seq)
         assert row is not None
-        state = {
+        return room_id, row
+
+    async def _receipt(self, name: str, user_id: str, room_id: UUID, row: dict[str, Any]) -> None:
+        """Tell the other members how far this one has got (DMs and small rooms only)."""
+        if row["kind"] != "direct" and row["member_count"] > READ_RECEIPT_MAX_MEMBERS:
+            return
+        receipt = {
             "roomId": str(room_id),
-            "lastSeq": row["last_seq"],
+            "userId": user_id,
             "lastReadSeq": row["last_read_seq"],
-            "unread": max(row["last_seq"] - row["last_read_seq"], 0),
+            "lastDeliveredSeq": row["last_delivered_seq"],
         }
         await self._publisher.publish(
-            Event("unread", {"rooms": {str(room_id): state}}, Target.user(user_id))
+            Event(name, receipt, Target.room(room_id), exclude_user=user_id)
         )
-        if row["kind"] == "direct" or row["member_count"] <= READ_RECEIPT_MAX_MEMBERS:
-            receipt = {
-                "roomId": str(room_id),
-                "userId": user_id,
-                "lastReadSeq": row["last_read_seq"],
-            }
-            await self._publisher.publish(
-                Event("read_receipt", receipt, Target.room(room_id), exclude_user=user_id)
-            )
-        return state
 
     async def unread_summary(self, user_id: str) -> dict[str, Any]:
         """Every room's unread count and positions, sent to a socket when it connects."""
@@ -114,11 +156,14 @@ class ReadService:
                     out.append(views.direct_message(m, user_id))
         return out
 
-    async def read_positions(self, user_id: str, room_id: UUID) -> dict[str, int]:
-        """How far each member of a room has read (for showing delivered / read ticks)."""
+    async def read_positions(self, user_id: str, room_id: UUID) -> dict[str, dict[str, int]]:
+        """How far each member of a room has read and received (for delivered/read ticks)."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn:
             if await room_store.get_membership(conn, room_id, uid) is None:
                 raise NotFound("Room not found")
             rows = await room_store.read_positions(conn, room_id)
-        return {str(r["user_id"]): r["last_read_seq"] for r in rows}
+        return {
+            "reads": {str(r["user_id"]): r["last_read_seq"] for r in rows},
+            "delivered": {str(r["user_id"]): r["last_delivered_seq"] for r in rows},
+        }

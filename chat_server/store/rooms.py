@@ -127,6 +127,14 @@ async def mark_read(conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq:
     return dict(row) if row else None
 
 
+async def mark_delivered(
+    conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq: int
+) -> Row | None:
+    """Advance the delivered pointer; None when the user is not a member."""
+    row = await queries.rooms.mark_delivered(conn, room_id=room_id, user_id=user_id, seq=seq)
+    return dict(row) if row else None
+
+
 async def unread_summary(conn: asyncpg.Connection, user_id: UUID) -> list[Row]:
     return [dict(r) for r in await fetch_all(queries.rooms.unread_summary(conn, user_id=user_id))]
 

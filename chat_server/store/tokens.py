@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.store.queries import queries
+from chat_server.store.queries import fetch_all, queries
 
 
 async def insert_refresh_token(
@@ -31,6 +31,16 @@ async def mark_rotated(conn: asyncpg.Connection, token_id: UUID) -> None:
 
 async def revoke_family(conn: asyncpg.Connection, family_id: UUID) -> None:
     await queries.tokens.revoke_refresh_family(conn, family_id=family_id)
+
+
+async def revoke_other_families(
+    conn: asyncpg.Connection, user_id: UUID, keep_family_id: UUID
+) -> set[UUID]:
+    """Revoke all of a user's login sessions except `keep_family_id`; the ones revoked."""
+    rows = await fetch_all(
+        queries.tokens.revoke_other_families(conn, user_id=user_id, keep_family_id=keep_family_id)
+    )
+    return {row["family_id"] for row in rows}
 
 
 async def family_is_active(conn: asyncpg.Connection, family_id: UUID) -> bool:

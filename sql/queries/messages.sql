@@ -21,7 +21,8 @@ RETURNING *, (SELECT u.username FROM users u WHERE u.id = messages.user_id) AS u
 
 -- name: advance_read_pointer(seq, room_id, user_id)!
 -- A sender has read everything up to their own message.
-UPDATE room_members SET last_read_seq = greatest(last_read_seq, :seq)
+UPDATE room_members SET last_read_seq = greatest(last_read_seq, :seq),
+                        last_delivered_seq = greatest(last_delivered_seq, :seq)
 WHERE room_id = :room_id AND user_id = :user_id;
 
 -- name: messages_before(limit, before, room_id)
@@ -61,7 +62,8 @@ WITH member AS (
     FROM next
     RETURNING *
 ), read AS (
-    UPDATE room_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM ins))
+    UPDATE room_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM ins)),
+                            last_delivered_seq = greatest(last_delivered_seq, (SELECT seq FROM ins))
     WHERE room_id = :room_id AND user_id = :user_id AND EXISTS (SELECT 1 FROM ins)
 )
 SELECT ins.*, (SELECT u.username FROM users u WHERE u.id = ins.user_id) AS username FROM ins;

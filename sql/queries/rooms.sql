@@ -1,8 +1,8 @@
 -- name: add_member(room_id, user_id, role)$
 -- Make a user a member (starting with nothing unread); true when newly added.
 WITH added AS (
-    INSERT INTO room_members (room_id, user_id, role, last_read_seq)
-    SELECT :room_id, :user_id, :role, r.last_seq FROM rooms r WHERE r.id = :room_id
+    INSERT INTO room_members (room_id, user_id, role, last_read_seq, last_delivered_seq)
+    SELECT :room_id, :user_id, :role, r.last_seq, r.last_seq FROM rooms r WHERE r.id = :room_id
     ON CONFLICT (room_id, user_id) DO NOTHING
     RETURNING room_id
 ), counted AS (
@@ -117,11 +117,20 @@ ORDER BY i.created_at DESC
 LIMIT 200;
 
 -- name: mark_read(room_id, user_id, seq)^
--- Move the read pointer forward (never back); returns the new pointer and the room's last seq.
-UPDATE room_members m SET last_read_seq = greatest(m.last_read_seq, :seq)
+-- Move the read pointer (and so the delivered one) forward, never back; returns both
+-- pointers and the room's last seq.
+UPDATE room_members m SET last_read_seq = greatest(m.last_read_seq, :seq),
+                          last_delivered_seq = greatest(m.last_delivered_seq, :seq)
 FROM rooms r
 WHERE m.room_id = :room_id AND m.user_id = :user_id AND r.id = m.room_id
-RETURNING m.last_read_seq, r.last_seq, r.kind, r.member_count;
+RETURNING m.last_read_seq, m.last_delivered_seq, r.last_seq, r.kind, r.member_count;
+
+-- name: mark_delivered(room_id, user_id, seq)^
+-- Move the delivered pointer forward (never back); returns it and the room's last seq.
+UPDATE room_members m SET last_delivered_seq = greatest(m.last_delivered_seq, :seq)
+FROM rooms r
+WHERE m.room_id = :room_id AND m.user_id = :user_id AND r.id = m.room_id
+RETURNING m.last_read_seq, m.last_delivered_seq, r.last_seq, r.kind, r.member_count;
 
 -- name: unread_summary(user_id)
 -- Every room of the user with its unread count and positions (sent on connect).
@@ -131,5 +140,6 @@ FROM room_members m JOIN rooms r ON r.id = m.room_id
 WHERE m.user_id = :user_id;
 
 -- name: read_positions(room_id)
--- How far each member of a (small) room has read: the data behind read receipts.
-SELECT m.user_id, m.last_read_seq FROM room_members m WHERE m.room_id = :room_id LIMIT 500;
+-- How far each member of a (small) room has received and read: the data behind ticks.
+SELECT m.user_id, m.last_read_seq, m.last_delivered_seq
+FROM room_members m WHERE m.room_id = :room_id LIMIT 500;

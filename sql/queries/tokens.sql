@@ -18,6 +18,13 @@ UPDATE refresh_tokens SET rotated_at = now() WHERE id = :token_id;
 UPDATE refresh_tokens SET revoked_at = now()
 WHERE family_id = :family_id AND revoked_at IS NULL;
 
+-- name: revoke_other_families(user_id, keep_family_id)
+-- Revoke every login session of a user but one (their password changed); returns the
+-- revoked families (one row per token: the caller removes duplicates).
+UPDATE refresh_tokens SET revoked_at = now()
+WHERE user_id = :user_id AND family_id <> :keep_family_id AND revoked_at IS NULL
+RETURNING family_id;
+
 -- name: family_is_active(family_id)$
 -- True while a login session has a refresh token that is neither revoked nor expired.
 SELECT EXISTS (

@@ -183,7 +183,7 @@ async def test_read_receipts(server, http, register, sio_connect):
     await call_ok(b, "mark_read", {"roomId": rid, "seq": 2})
     for sock in (a, c):
         got = await wait_match(sock, "read_receipt", lambda e: e["roomId"] == rid)
-        assert got[0] == {"roomId": rid, "userId": bob.id, "lastReadSeq": 2}
+        assert got[0] == {"roomId": rid, "userId": bob.id, "lastReadSeq": 2, "lastDeliveredSeq": 2}
     await quiet(b, "read_receipt")
     assert b.recorder.events["read_receipt"] == []
     assert x.recorder.events["read_receipt"] == []
@@ -199,6 +199,11 @@ async def test_read_receipts(server, http, register, sio_connect):
     dm = await post_dm(http, server, alice, bob, "did you read this?")
     await call_ok(b, "mark_read", {"userId": alice.id, "seq": dm["seq"]})
     got = await wait_match(a, "read_receipt", lambda e: e["roomId"] == dm["roomId"])
-    assert got[0] == {"roomId": dm["roomId"], "userId": bob.id, "lastReadSeq": 1}
+    assert got[0] == {
+        "roomId": dm["roomId"],
+        "userId": bob.id,
+        "lastReadSeq": 1,
+        "lastDeliveredSeq": 1,
+    }
     await quiet(c, "read_receipt", lambda e: e["roomId"] == dm["roomId"])
     assert not [e for e in c.recorder.events["read_receipt"] if e["roomId"] == dm["roomId"]]

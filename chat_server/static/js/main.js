@@ -10,8 +10,9 @@
 //
 // Ticks on your own messages (honest about what the server can know):
 //   sent      - the server acked it: it is stored;
-//   delivered - some other member has had a live connection since it was stored (online
-//               now, or last seen after it), so it was pushed to them or counted as unread;
+//   delivered - another member's client confirmed receiving it (`delivered` ->
+//               delivery_receipt / GET .../reads); in rooms too big for receipts, some
+//               other member has had a live connection since it was stored;
 //   read      - some other member's read pointer (read_receipt / GET .../reads) is at or
 //               past it. Rooms over 100 members get no read receipts: sent/delivered only.
 
@@ -75,7 +76,7 @@ function newChat(key, kind) {
     key, kind, roomId: null, userId: null, name: "", description: "", isPrivate: false,
     role: null, memberCount: 0, lastSeq: 0, lastReadSeq: 0, messages: [], loaded: false,
     loading: false, loadError: null, hasMore: true, loadingOlder: false, filling: false,
-    typing: new Map(), reads: new Map(), members: null, lastActivity: 0, els: new Map(),
+    typing: new Map(), reads: new Map(), delivered: new Map(), members: null, lastActivity: 0, els: new Map(),
   };
 }
 
@@ -311,6 +312,7 @@ async function loadDetails(chat) {
     if (chat.roomId && (chat.kind === "dm" || chat.memberCount <= READ_RECEIPT_MAX_MEMBERS)) {
       const body = await api("GET", `/api/rooms/${chat.roomId}/reads`);
       for (const [userId, seq] of Object.entries(body.reads || {})) bumpRead(chat, userId, seq);
+      for (const [userId, seq] of Object.entries(body.delivered || {})) bumpDelivered(chat, userId, seq);
     }
   } catch (e) {
     console.warn("details failed", e);
@@ -320,6 +322,30 @@ async function loadDetails(chat) {
 
 function bumpRead(chat, userId, seq) {
   if ((chat.reads.get(userId) || 0) < seq) chat.reads.set(userId, seq);
+  bumpDelivered(chat, userId, seq);
+}
+
+function bumpDelivered(chat, userId, seq) {
+  if ((chat.delivered.get(userId) || 0) < seq) chat.delivered.set(userId, seq);
+}
+
+function receiptsApply(chat) {
+  return chat.kind === "dm" || chat.memberCount <= READ_RECEIPT_MAX_MEMBERS;
+}
+
+// Delivery receipts for what this tab received, batched per conversation.
+const deliveredPending = new Map();
+let deliveredTimer = null;
+function deliveredSoon(chat, seq) {
+  if (!chat.roomId || !receiptsApply(chat)) return;
+  deliveredPending.set(chat.roomId, Math.max(seq, deliveredPending.get(chat.roomId) || 0));
+  if (deliveredTimer) return;
+  deliveredTimer = setTimeout(() => {
+    deliveredTimer = null;
+    if (!state.connected || !state.authed) return;
+    for (const [roomId, top] of deliveredPending) state.socket.emit("delivered", { roomId, seq: top });
+    deliveredPending.clear();
+  }, 250);
 }
 
 // ---- incoming messages -----------------------------------------------------------------------
@@ -363,6 +389,7 @@ function applyIncoming(chat, m) {
     chat.typing.delete(m.userId);
     // Posting moves the sender's read pointer to their message (the server does the same).
     if (m.userId) bumpRead(chat, m.userId, m.seq);
+    deliveredSoon(chat, m.seq);
   }
   if (chat.key === state.activeKey) {
     render("messages", "typing");
@@ -656,6 +683,7 @@ async function connectSocket() {
   socket.on("user_stopped_typing", onStoppedTyping);
   socket.on("presence", onPresence);
   socket.on("read_receipt", onReadReceipt);
+  socket.on("delivery_receipt", onDeliveryReceipt);
   socket.on("user_joined", onUserJoined);
   socket.on("user_left", onUserLeft);
   socket.on("room_invite", onRoomInvite);
@@ -823,6 +851,13 @@ function onReadReceipt({ roomId, userId, lastReadSeq }) {
   if (chat.key === state.activeKey) render("messages", "members");
 }
 
+function onDeliveryReceipt({ roomId, userId, lastDeliveredSeq }) {
+  const chat = chatForRoom(roomId);
+  if (!chat) return;
+  bumpDelivered(chat, userId, lastDeliveredSeq);
+  if (chat.key === state.activeKey) render("messages");
+}
+
 async function onUserJoined({ roomId, user }) {
   if (user && user.id === state.me.id) {
     // Joined from another tab or device.
@@ -984,6 +1019,10 @@ function pendingFor(chat) {
 }
 
 function isDelivered(chat, m) {
+  for (const [userId, seq] of chat.delivered) {
+    if (userId !== state.me.id && seq >= m.seq) return true;
+  }
+  if (receiptsApply(chat)) return false;
   const at = Date.parse(m.createdAt) || 0;
   const others = chat.kind === "dm"
     ? [state.users.get(chat.userId)]
