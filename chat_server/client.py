@@ -86,6 +86,9 @@ HTTP_TIMEOUT_S = 10.0
 GAP_FILL_DELAY_S = 0.3
 # Delivery receipts (`delivered` {roomId, seq}) are batched: one per room at most this often.
 DELIVERY_RECEIPT_DELAY_S = 0.25
+# The server broadcasts receipts only in DMs and rooms up to this size (READ_RECEIPT_MAX_
+# MEMBERS); in bigger rooms (the lobby) every client confirming every message is waste.
+RECEIPT_MAX_MEMBERS = 100
 # The server's bound on how many rooms one `sync` may name (schemas.messages.SYNC_MAX_ROOMS).
 SYNC_MAX_ROOMS = 500
 
@@ -284,6 +287,7 @@ class ChatClient:
         self._sio: socketio.AsyncClient | None = None
         self._handlers_extra: dict[str, Callable[..., Any]] = {}
         self._undelivered: dict[str, int] = {}  # room -> highest seq not yet receipted
+        self._no_receipts: set[str] = set()  # rooms too big for delivery receipts
 
     # -- construction ------------------------------------------------------------------
 
@@ -685,6 +689,8 @@ class ChatClient:
             last = int(room.get("lastSeq", 0))
             unread = 0 if first else int(room.get("unreadCount", 0))
             self._rooms[room_id] = _RoomState(last_seq=max(last - unread, 0))
+            if int(room.get("memberCount", 0)) > RECEIPT_MAX_MEMBERS:
+                self._no_receipts.add(room_id)
 
     async def _refresh_loop(self) -> None:
         """Refresh the access token when it is due, retrying network failures."""
@@ -890,6 +896,8 @@ class ChatClient:
         self.stats.delivered += 1
         self.messages.put_nowait(message)
         room_id, seq = message["roomId"], message["seq"]
+        if room_id in self._no_receipts:
+            return
         if not self._undelivered:
             self._spawn(self._send_delivery_receipts())
         self._undelivered[room_id] = max(seq, self._undelivered.get(room_id, 0))
