@@ -259,6 +259,12 @@ class ReadPositionsSchema(CamelSchema):
         required=True,
         metadata={"description": "userId -> last read seq"},
     )
+    delivered = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.Integer(),
+        required=True,
+        metadata={"description": "userId -> last seq their client confirmed receiving"},
+    )
 
 
 # -- direct messages ---------------------------------------------------------------------
@@ -392,9 +398,20 @@ class PresenceSchema(CamelSchema):
 
 
 class ReadReceiptSchema(CamelSchema):
+    """`read_receipt` and `delivery_receipt`: how far a member has read and received."""
+
     room_id = _uuid()
     user_id = _uuid()
     last_read_seq = _int()
+    last_delivered_seq = _int()
+
+
+class DeliveredAckSchema(CamelSchema):
+    """`delivered` ack."""
+
+    room_id = _uuid()
+    last_seq = _int()
+    last_delivered_seq = _int()
 
 
 class SessionRevokedSchema(CamelSchema):

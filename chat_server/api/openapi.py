@@ -525,6 +525,13 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         r.ReadStateSchema,
     ),
     ClientEvent(
+        "delivered",
+        "The client received a room (or the DM with userId) up to seq; the other members of "
+        "a DM or small room get `delivery_receipt`.",
+        MarkReadSchema,
+        r.DeliveredAckSchema,
+    ),
+    ClientEvent(
         "sync",
         "After a reconnect: the messages after each room's last seen seq "
         "(bounded, with hasMore) and unread counts.",
@@ -569,6 +576,11 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
     ),
     ServerEvent(
         "read_receipt", "A member of a small room or DM read up to a seq.", r.ReadReceiptSchema
+    ),
+    ServerEvent(
+        "delivery_receipt",
+        "A member of a small room or DM confirmed receiving up to a seq.",
+        r.ReadReceiptSchema,
     ),
     ServerEvent(
         "room_invite", "The caller was invited into a private room.", r.InviteCreatedSchema

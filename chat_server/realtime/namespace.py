@@ -373,12 +373,13 @@ class ChatNamespace(socketio.AsyncNamespace):
         self._arm_expiry(sid, state)
         await self.enter_room(sid, user_room(who.user_id))
         await self.enter_room(sid, session_room(who.session_id))
-        for room_id in await self.services.rooms.room_ids_for(who.user_id):
+        arrival = await self.services.reads.arrival(who.user_id)
+        for room_id in arrival.room_ids:
             await self.enter_room(sid, room_id)
             state.rooms.add(room_id)
         # What happened while away: unread counts, and DMs received while offline.
-        await self.emit("unread", await self.services.reads.unread_summary(who.user_id), to=sid)
-        for message in await self.services.reads.pending_direct_messages(who.user_id):
+        await self.emit("unread", arrival.unread, to=sid)
+        for message in arrival.direct_messages:
             await self.emit("new_dm", {"message": message}, to=sid)
         # Last: a handshake refused by a failure above must not leave a ghost connection
         # in the presence registry (a refused socket gets no disconnect handler call).

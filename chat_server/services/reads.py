@@ -8,6 +8,7 @@ pointer moves (to the user's other tabs), for DMs as they arrive, and a summary 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,15 @@ READ_RECEIPT_MAX_MEMBERS = 100
 # At most this many unread DMs per conversation are pushed on connect; the client pages
 # the rest with sync or history.
 OFFLINE_DM_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A connecting user's rooms, unread summary and offline DMs."""
+
+    room_ids: list[str]
+    unread: dict[str, Any]
+    direct_messages: list[dict[str, Any]]
 
 
 class ReadService:
@@ -124,10 +134,25 @@ class ReadService:
             Event(name, receipt, Target.room(room_id), exclude_user=user_id)
         )
 
-    async def unread_summary(self, user_id: str) -> dict[str, Any]:
-        """Every room's unread count and positions, sent to a socket when it connects."""
+    async def arrival(self, user_id: str) -> Arrival:
+        """What a connecting socket needs, in one query (plus one per DM with unread
+        messages): the rooms to enter, the unread summary, and the DMs that arrived while
+        the user was offline. Connects are frequent (reconnect storms), so this is lean."""
+        uid = UUID(user_id)
+        pending: list[dict[str, Any]] = []
         async with self._pool.acquire() as conn:
-            rows = await room_store.unread_summary(conn, UUID(user_id))
+            rows = await room_store.unread_summary(conn, uid)
+            for r in rows:
+                if r["kind"] != "direct" or r["unread"] <= 0:
+                    continue
+                messages = await message_store.messages_after(
+                    conn, r["room_id"], r["last_read_seq"], OFFLINE_DM_BATCH
+                )
+                pending.extend(
+                    views.direct_message(m, user_id)
+                    for m in messages
+                    if str(m["user_id"]) != user_id
+                )
         rooms = {
             str(r["room_id"]): {
                 "kind": r["kind"],
@@ -137,24 +162,11 @@ class ReadService:
             }
             for r in rows
         }
-        return {"rooms": rooms, "total": sum(r["unread"] for r in rows)}
-
-    async def pending_direct_messages(self, user_id: str) -> list[dict[str, Any]]:
-        """Unread DMs (received while offline): the offline queue delivered on connect."""
-        uid = UUID(user_id)
-        out: list[dict[str, Any]] = []
-        async with self._pool.acquire() as conn:
-            for r in await room_store.unread_summary(conn, uid):
-                if r["kind"] != "direct" or r["unread"] <= 0:
-                    continue
-                rows = await message_store.messages_after(
-                    conn, r["room_id"], r["last_read_seq"], OFFLINE_DM_BATCH
-                )
-                for m in rows:
-                    if str(m["user_id"]) == user_id:
-                        continue
-                    out.append(views.direct_message(m, user_id))
-        return out
+        return Arrival(
+            room_ids=list(rooms),
+            unread={"rooms": rooms, "total": sum(r["unread"] for r in rows)},
+            direct_messages=pending,
+        )
 
     async def read_positions(self, user_id: str, room_id: UUID) -> dict[str, dict[str, int]]:
         """How far each member of a room has read and received (for delivered/read ticks)."""

@@ -235,11 +235,6 @@ class RoomService:
             for r in rows
         ]
 
-    async def room_ids_for(self, user_id: str) -> list[str]:
-        """Every room the user belongs to (DMs included): what a new socket enters."""
-        async with self._pool.acquire() as conn:
-            return [str(r) for r in await room_store.list_user_room_ids(conn, UUID(user_id))]
-
 
 def _with_caller(
     room: dict[str, Any], membership: dict[str, Any] | None, invited: bool

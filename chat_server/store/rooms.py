@@ -55,13 +55,6 @@ async def get_membership(conn: asyncpg.Connection, room_id: UUID, user_id: UUID)
     return dict(row) if row else None
 
 
-async def list_user_room_ids(conn: asyncpg.Connection, user_id: UUID) -> list[UUID]:
-    return [
-        r["room_id"]
-        for r in await fetch_all(queries.rooms.list_user_room_ids(conn, user_id=user_id))
-    ]
-
-
 async def list_presence_rooms(
     conn: asyncpg.Connection, user_id: UUID, max_members: int
 ) -> list[UUID]:

@@ -40,10 +40,6 @@ FROM rooms WHERE id = :room_id;
 SELECT room_id, user_id, role, joined_at, last_read_seq
 FROM room_members WHERE room_id = :room_id AND user_id = :user_id;
 
--- name: list_user_room_ids(user_id)
--- Ids of every room (of any kind) the user belongs to: the Socket.IO rooms to enter on connect.
-SELECT room_id FROM room_members WHERE user_id = :user_id;
-
 -- name: list_presence_rooms(user_id, max_members)
 -- The user's rooms small enough to receive presence broadcasts.
 SELECT r.id FROM room_members m JOIN rooms r ON r.id = m.room_id

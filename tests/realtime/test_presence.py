@@ -160,10 +160,10 @@ async def test_refused_handshake_leaves_no_ghost_connection(
     room = await private_room_with(http, server, bob, alice)
     services = server.app[SERVICES]
 
-    async def database_down(user_id: str) -> dict[str, Any]:
+    async def database_down(user_id: str) -> Any:
         raise asyncpg.PostgresConnectionError("connection lost")
 
-    monkeypatch.setattr(services.reads, "unread_summary", database_down)
+    monkeypatch.setattr(services.reads, "arrival", database_down)
     with pytest.raises(socketio.exceptions.ConnectionError):
         await sio_connect(server, alice.access_token)
     monkeypatch.undo()

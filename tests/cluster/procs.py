@@ -1,0 +1,430 @@
+"""Real processes for the cluster tests and the downtime bench: a private redis-server,
+chat-server instances (`python -m chat_server serve`) and HAProxy with the repository's
+haproxy.cfg.
+
+Everything listens on 127.0.0.1 on free ports. Every process is registered with a
+`ProcessGroup`, whose `close()` kills whatever is still running; fixtures call it in their
+teardown so that a failing test leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from chat_server.cluster import HAPROXY_CFG, haproxy_env
+
+# Instances of one cluster must share the secret: a token issued by one is checked by another.
+JWT_SECRET = "cluster-test-secret-" + "s" * 40
+# How long a process gets to become ready / to exit before the test gives up.
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 30.0
+# Engine.IO heartbeat for test instances: python-engineio's client takes up to pingInterval
+# to close a long-polling connection, so a short interval keeps teardown quick.
+TEST_PING_INTERVAL_S = "5"
+TEST_PING_TIMEOUT_S = "5"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = START_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class ProcessGroup:
+    """Every process a test started; `close()` ends those still running."""
+
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(
+        self, args: list[str], env: dict[str, str], log_path: Path
+    ) -> subprocess.Popen[bytes]:
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            proc = subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class RedisServer:
+    """A private redis-server on its own port, without persistence: it can be killed and
+    restarted on the same port to simulate a Redis outage."""
+
+    def __init__(self, group: ProcessGroup, workdir: Path, port: int | None = None):
+        self.group = group
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed")
+        self.proc = self.group.spawn(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            dict(os.environ),
+            self.log_path,
+        )
+        wait_port(self.port)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: Redis disappears without a goodbye (connections reset)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class Instance:
+    """One chat-server process (`python -m chat_server serve`)."""
+
+    def __init__(
+        self,
+        group: ProcessGroup,
+        name: str,
+        port: int,
+        env: dict[str, str],
+        workdir: Path,
+    ):
+        self.group = group
+        self.name = name
+        self.port = port
+        self.env = env
+        self.log_path = workdir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Instance:
+        self.proc = self.group.spawn(
+            [sys.executable, "-m", "chat_server", "serve"], self.env, self.log_path
+        )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, signum: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def terminate(self) -> None:
+        """SIGTERM: the graceful path (drain, then exit)."""
+        self.signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash; nothing is cleaned up."""
+        self.signal(signal.SIGKILL)
+
+    def wait_ready_blocking(self, timeout: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited at start:\n{tail(self.log_path)}")
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(f"{self.url}/health/ready", timeout=2) as resp,
+            ):
+                if resp.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} not ready after {timeout}s:\n{tail(self.log_path)}"
+                )
+            time.sleep(0.1)
+
+    async def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.alive:
+                raise RuntimeError(f"{self.name} exited at start:\n{tail(self.log_path)}")
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                status, _ = await self.ready()
+                if status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} not ready after {timeout}s:\n{tail(self.log_path)}"
+                )
+            await asyncio.sleep(0.1)
+
+    async def wait_exit(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} still running after {timeout}s")
+            await asyncio.sleep(0.05)
+        return self.proc.returncode
+
+    async def ready(self) -> tuple[int, dict[str, Any]]:
+        """GET /health/ready: (status, body)."""
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(f"{self.url}/health/ready") as resp,
+        ):
+            return resp.status, await resp.json()
+
+    async def metrics(self) -> dict[str, float]:
+        """GET /metrics, parsed: `name{labels}` -> value."""
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(f"{self.url}/metrics") as resp,
+        ):
+            assert resp.status == 200
+            return parse_metrics(await resp.text())
+
+    def log(self, lines: int = 60) -> str:
+        return tail(self.log_path, lines)
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            out[key] = float(value)
+    return out
+
+
+def instance_env(
+    *,
+    name: str,
+    port: int,
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of one test instance (DESIGN.md §3's names)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # Nothing from the caller's deployment settings leaks into the test cluster.
+        if key not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CHAT_ENV", "UPLOAD_DIR")
+        and not key.startswith("RATE_LIMIT_")
+    }
+    env.update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "INSTANCE_ID": name,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "JWT_SECRET": JWT_SECRET,
+            "CHAT_ENV": "test",
+            "DATA_DIR": str(data_dir),
+            "BCRYPT_ROUNDS": "10",
+            "RATE_LIMIT_REGISTER": "100000/hour",
+            "RATE_LIMIT_LOGIN": "100000/hour",
+            "RATE_LIMIT_MESSAGES": "100000/minute",
+            "RATE_LIMIT_UPLOADS": "100000/hour",
+            "RATE_LIMIT_LOGIN_ACCOUNT": "100000/hour",
+            "RATE_LIMIT_ROOMS": "100000/hour",
+            "RATE_LIMIT_INVITES": "100000/hour",
+            "RATE_LIMIT_TYPING": "100000/minute",
+            # Tests reconnect the same users many times (placement, chaos).
+            "MAX_CONNECTIONS_PER_USER": "1000",
+            "TRUSTED_PROXIES": "127.0.0.1",
+            "PING_INTERVAL": TEST_PING_INTERVAL_S,
+            "PING_TIMEOUT": TEST_PING_TIMEOUT_S,
+            "DB_POOL_MIN": "1",
+            "DB_POOL_MAX": "5",
+            "LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class HAProxy:
+    """HAProxy in master-worker mode in the foreground, with the repository's haproxy.cfg."""
+
+    def __init__(self, group: ProcessGroup, backends: Iterable[str], workdir: Path):
+        self.group = group
+        self.port = free_port()
+        self.stats_port = free_port()
+        self.backends = list(backends)
+        self.log_path = workdir / "haproxy.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HAProxy:
+        exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        env = {
+            **os.environ,
+            **haproxy_env(f"127.0.0.1:{self.port}", self.backends, maxconn=4096),
+            "CHAT_STATS": f"127.0.0.1:{self.stats_port}",
+        }
+        self.proc = self.group.spawn([exe, "-W", "-db", "-f", str(HAPROXY_CFG)], env, self.log_path)
+        wait_port(self.port)
+        return self
+
+    async def server_states(self) -> dict[str, str]:
+        """`server name -> status` (UP, DOWN, ...) of the main backend, from the stats CSV."""
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(f"http://127.0.0.1:{self.stats_port}/;csv") as resp,
+        ):
+            text = await resp.text()
+        header, *rows = text.splitlines()
+        cols = header.lstrip("# ").split(",")
+        states = {}
+        for row in rows:
+            rec = dict(zip(cols, row.split(","), strict=False))
+            if rec.get("pxname") == "chat_servers" and rec.get("svname") not in (
+                "FRONTEND",
+                "BACKEND",
+            ):
+                states[rec["svname"]] = rec["status"]
+        return states
+
+    async def wait_state(self, server: str, status: str, timeout: float = 20.0) -> None:
+        """Wait until HAProxy's health checks report `server` as `status` (e.g. UP)."""
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                states = await self.server_states()
+                if states.get(server, "").split(" ")[0] == status:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"HAProxy: {server} not {status} after {timeout}s: {states}")
+            await asyncio.sleep(0.1)
+
+
+class Cluster:
+    """N instances sharing one database and one Redis, HAProxy in front."""
+
+    def __init__(
+        self,
+        group: ProcessGroup,
+        workdir: Path,
+        database_url: str,
+        redis: RedisServer,
+        size: int = 2,
+        extra_env: dict[str, str] | None = None,
+    ):
+        self.group = group
+        self.workdir = workdir
+        self.database_url = database_url
+        self.redis = redis
+        self.extra_env = extra_env or {}
+        self.data_dir = workdir / "data"
+        self.instances = [self.make_instance(f"app{i}") for i in range(1, size + 1)]
+        self.haproxy = HAProxy(group, [i.address for i in self.instances], workdir)
+
+    def make_instance(self, name: str, port: int | None = None) -> Instance:
+        port = port or free_port()
+        env = instance_env(
+            name=name,
+            port=port,
+            database_url=self.database_url,
+            redis_url=self.redis.url(),
+            data_dir=self.data_dir,
+            extra=self.extra_env,
+        )
+        return Instance(self.group, name, port, env, self.workdir)
+
+    def start(self) -> Cluster:
+        for inst in self.instances:
+            inst.start()
+        for inst in self.instances:
+            inst.wait_ready_blocking()
+        self.haproxy.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        """Where clients go: HAProxy."""
+        return self.haproxy.url
+
+    def __getitem__(self, i: int) -> Instance:
+        return self.instances[i]
+
+    def logs(self) -> str:
+        parts = [f"--- {i.name} ---\n{i.log()}" for i in self.instances]
+        parts.append(f"--- haproxy ---\n{tail(self.haproxy.log_path)}")
+        return "\n".join(parts)
