@@ -61,6 +61,7 @@ step() {
 }
 step ruff check .
 step mypy
+step bash scripts/security_scan.sh
 step python -m pytest -q "$@"
 
 if [ "$status" -ne 0 ]; then

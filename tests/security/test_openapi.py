@@ -1,0 +1,162 @@
+"""The API contract documents: `GET /api/openapi.json` covers every route the app serves,
+and the socket event reference covers every event the namespace handles."""
+
+from __future__ import annotations
+
+import re
+
+import schemathesis
+from aiohttp import web
+
+from chat_server.api.openapi import CLIENT_EVENTS, SERVER_EVENTS, openapi_document
+from chat_server.realtime.namespace import ChatNamespace
+
+ERROR_SCHEMA = "#/components/schemas/Error"
+
+
+def _spec_path(resource_path: str) -> str:
+    # aiohttp and OpenAPI write path parameters the same way ({id}), minus regexes.
+    return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", resource_path)
+
+
+def registered_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(method, path) of every route, without Socket.IO, static files and implicit HEADs."""
+    out = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None or isinstance(resource, web.StaticResource):
+            continue
+        path = resource.canonical
+        if path.startswith("/socket.io"):
+            continue
+        if route.method in ("HEAD", "OPTIONS", "*"):
+            continue
+        out.add((route.method.lower(), _spec_path(path)))
+    return out
+
+
+async def test_every_route_is_in_the_spec(server, http):
+    async with http.get(f"{server.url}/api/openapi.json") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "application/json"
+        spec = await resp.json()
+    assert spec["openapi"].startswith("3.")
+    documented = {(m, p) for p, ops in spec["paths"].items() for m in ops}
+    served = registered_routes(server.app)
+    assert served, "no routes found"
+    missing = served - documented
+    assert not missing, f"routes missing from /api/openapi.json: {sorted(missing)}"
+    stale = documented - served
+    assert not stale, f"documented routes the app does not serve: {sorted(stale)}"
+
+
+def test_every_operation_documents_its_errors():
+    spec = openapi_document()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            responses = op["responses"]
+            assert any(code.startswith("2") for code in responses), where
+            secured = bool(op["security"])
+            if secured:
+                assert "401" in responses, where
+            if "{" in path:
+                assert "404" in responses, where
+            if "requestBody" in op or ("parameters" in op and not path.startswith("/static")):
+                assert "400" in responses or path == "/api/files/{name}", where
+            if "requestBody" in op:
+                assert "413" in responses, where
+            if method != "get" and secured:
+                # Cookie-authenticated writes from a foreign Origin are refused.
+                assert "403" in responses, where
+            for code, response in responses.items():
+                if code.startswith(("4", "5")) and path != "/health/ready":
+                    content = response["content"]["application/json"]["schema"]
+                    assert content == {"$ref": ERROR_SCHEMA}, (where, code)
+            if "429" in responses:
+                assert "Retry-After" in responses["429"]["headers"], where
+
+
+def test_security_schemes():
+    spec = openapi_document()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["cookieAuth"]["in"] == "cookie"
+    assert schemes["cookieAuth"]["name"] == "chat_access"
+    public = {
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/events",
+        "/api/events.json",
+        "/",
+        "/static/vendor/{name}",
+    }
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            assert bool(op["security"]) == (path not in public), path
+
+
+def test_schemathesis_loads_the_spec():
+    schema = schemathesis.openapi.from_dict(openapi_document())
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == sum(len(ops) for ops in openapi_document()["paths"].values())
+
+
+def test_every_namespace_event_is_documented():
+    handled = {
+        name.removeprefix("on_")
+        for name in vars(ChatNamespace)
+        if name.startswith("on_") and name not in ("on_connect", "on_disconnect")
+    }
+    documented = {e.name for e in CLIENT_EVENTS}
+    assert handled == documented
+    for name in (
+        "authenticated",
+        "auth_error",
+        "new_message",
+        "new_dm",
+        "user_joined",
+        "user_left",
+        "user_typing",
+        "user_stopped_typing",
+        "presence",
+        "unread",
+        "error",
+        "session_revoked",
+        "server_shutdown",
+        "read_receipt",
+        "delivery_receipt",
+        "room_invite",
+    ):
+        assert name in {e.name for e in SERVER_EVENTS}, name
+
+
+async def test_event_reference_is_served_as_json_and_html(server, http):
+    async with http.get(f"{server.url}/api/events.json") as resp:
+        assert resp.status == 200
+        doc = await resp.json()
+    assert doc["namespace"] == "/chat"
+    names = {e["name"] for e in doc["clientEvents"]}
+    assert names == {e.name for e in CLIENT_EVENTS}
+    schemas = doc["components"]["schemas"]
+    for event in doc["clientEvents"]:
+        ref = event["payload"]["$ref"].rsplit("/", 1)[-1]
+        assert schemas[ref]["properties"], event["name"]
+        assert len(event["ack"]["oneOf"]) == 2
+    send = schemas[doc["clientEvents"][1]["payload"]["$ref"].rsplit("/", 1)[-1]]
+    assert send["properties"]["content"]["maxLength"] == 5000
+
+    async with http.get(f"{server.url}/api/events") as resp:
+        assert resp.status == 200
+        assert resp.content_type == "text/html"
+        page = await resp.text()
+        csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "<script" not in page.lower() and "style=" not in page.lower()
+    for event in list(CLIENT_EVENTS) + list(SERVER_EVENTS):
+        assert f'id="event-{event.name}"' in page, event.name
