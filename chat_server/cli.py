@@ -14,6 +14,9 @@ from aiohttp import web
 from chat_server.config import Config, ConfigError
 from chat_server.logging import configure_logging
 
+# Pending TCP connections the kernel queues for us: a reconnect storm (an instance died,
+# thousands of clients come back at once) overflows the default 128 and gets resets.
+LISTEN_BACKLOG = 4096
 # Time in-flight HTTP requests get to finish once the listener is closed.
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -74,7 +77,7 @@ async def _run(config: Config) -> None:
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=LISTEN_BACKLOG)
     await site.start()
     print(
         f"chat-server {config.instance_id}: listening on http://{config.host}:{config.port}",

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-TargetKind = Literal["room", "rooms", "user", "session"]
+TargetKind = Literal["room", "rooms", "user"]
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """Who receives an event: everyone in a chat room (or in any of several rooms, each
-    socket once), all sockets of a user, or of one login session."""
+    socket once), or all sockets of a user."""
 
     kind: TargetKind
     id: str
@@ -34,10 +34,6 @@ class Target:
     @classmethod
     def user(cls, user_id: object) -> Target:
         return cls("user", str(user_id))
-
-    @classmethod
-    def session(cls, session_id: object) -> Target:
-        return cls("session", str(session_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from chat_server.errors import (
     Unavailable,
     ValidationFailed,
 )
-from chat_server.realtime.rooms import session_room, user_room
+from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
 from chat_server.store.database import DATABASE_DOWN
@@ -239,9 +239,6 @@ class ChatNamespace(socketio.AsyncNamespace):
         if state.principal is None:
             await self._admit(sid, state, who)
         else:
-            if state.principal.session_id != who.session_id:
-                await self.leave_room(sid, session_room(state.principal.session_id))
-                await self.enter_room(sid, session_room(who.session_id))
             state.principal = who
             self._arm_expiry(sid, state)
         body = {"userId": who.user_id, "username": who.username}
@@ -341,6 +338,14 @@ class ChatNamespace(socketio.AsyncNamespace):
             other_user_id=data.get("user_id"),
         )
 
+    def session_sids(self, session_id: str) -> list[str]:
+        """This instance's sockets of one login session (a logout disconnects them)."""
+        return [
+            sid
+            for sid, state in self.sockets.items()
+            if state.principal is not None and state.principal.session_id == session_id
+        ]
+
     async def follow_membership(self, sid: str, room_id: str, joined: bool) -> None:
         """Move one local socket into or out of a room (membership changed elsewhere)."""
         state = self.sockets.get(sid)
@@ -367,12 +372,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         return room_id
 
     async def _admit(self, sid: str, state: SocketState, who: Principal) -> None:
-        """Mark the socket authenticated and enter it into its user, session and chat rooms."""
+        """Mark the socket authenticated and enter it into its user room and chat rooms.
+
+        (No per-session room: one Socket.IO room per socket costs ~3 KB per connection;
+        a logout finds its session's sockets with `session_sids` instead.)"""
         await self.services.presence.check_capacity(who.user_id)
         state.principal = who
         self._arm_expiry(sid, state)
         await self.enter_room(sid, user_room(who.user_id))
-        await self.enter_room(sid, session_room(who.session_id))
         arrival = await self.services.reads.arrival(who.user_id)
         for room_id in arrival.room_ids:
             await self.enter_room(sid, room_id)

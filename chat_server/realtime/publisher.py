@@ -17,7 +17,7 @@ from chat_server import metrics
 from chat_server.events import Event
 from chat_server.realtime import NAMESPACE
 from chat_server.realtime.manager import ClusterManager, exclude_room_marker
-from chat_server.realtime.rooms import session_room, sio_room, user_room
+from chat_server.realtime.rooms import sio_room, user_room
 
 if TYPE_CHECKING:
     from chat_server.realtime.namespace import ChatNamespace
@@ -68,8 +68,7 @@ class SocketPublisher:
         """Carry out a control action on this instance's own sockets."""
         op = data.get("op")
         if op == "revoke_session":
-            room = session_room(str(data["sessionId"]))
-            sids = self._local_sids(room)
+            sids = self._ns.session_sids(str(data["sessionId"]))
             for sid in sids:
                 await self._sio.emit(
                     "session_revoked",

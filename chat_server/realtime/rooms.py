@@ -6,7 +6,7 @@ from chat_server.events import Target
 
 
 def sio_room(target: Target) -> str:
-    """Chat rooms use their id; users and login sessions get a prefix."""
+    """Chat rooms use their id; users get a prefix."""
     if target.kind == "room":
         return target.id
     return f"{target.kind}:{target.id}"
@@ -14,7 +14,3 @@ def sio_room(target: Target) -> str:
 
 def user_room(user_id: str) -> str:
     return f"user:{user_id}"
-
-
-def session_room(session_id: str) -> str:
-    return f"session:{session_id}"
