@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from schemas.common import (
     CamelSchema,
@@ -49,6 +49,14 @@ class MemberListQuerySchema(CamelSchema):
 
 
 class CreateRoomSchema(CamelSchema):
+    """Names are trimmed: " general" and "general" must not be two different rooms."""
+
+    @pre_load
+    def _trim_name(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            return {**data, "name": data["name"].strip()}
+        return data
+
     name = fields.String(
         required=True, validate=[validate.Length(min=1, max=ROOM_NAME_MAX), single_line, not_blank]
     )

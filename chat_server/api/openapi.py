@@ -279,11 +279,12 @@ OPERATIONS: tuple[Op, ...] = (
         "/api/rooms/{id}/invites",
         "Invite a user into a private room",
         "rooms",
-        {201: r.InviteCreatedSchema},
+        {201: r.InviteCreatedSchema, 200: r.InviteCreatedSchema},
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=RoomPathSchema,
         body=InviteSchema,
-        description="Owners and admins only. Rate limited per user.",
+        description="Owners and admins only. Rate limited per user. 201 for a new "
+        "invitation (the invitee gets `room_invite`), 200 when it already existed.",
     ),
     Op(
         "get",

@@ -81,10 +81,10 @@ async def invite(request: web.Request) -> web.Response:
     room_id = deps.path(request, RoomPathSchema())["id"]
     data = await deps.json_body(request, InviteSchema())
     await request.app[SERVICES].limiter.hit("invites", who.user_id)
-    result = await request.app[SERVICES].rooms.invite(
+    result, created = await request.app[SERVICES].rooms.invite(
         who.user_id, who.username, room_id, data["user_id"]
     )
-    return web.json_response(result, status=201)
+    return web.json_response(result, status=201 if created else 200)
 
 
 @routes.get("/api/invites")

@@ -195,8 +195,9 @@ class RoomService:
 
     async def invite(
         self, user_id: str, username: str, room_id: UUID, invitee_id: UUID
-    ) -> dict[str, Any]:
-        """Invite a user into a private room (owners and admins only)."""
+    ) -> tuple[dict[str, Any], bool]:
+        """Invite a user into a private room (owners and admins only); returns the invite
+        and whether it is new. Inviting again changes nothing and notifies nobody."""
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             room = await readable_room(conn, room_id, uid, invited=True)
@@ -211,13 +212,14 @@ class RoomService:
                 raise NotFound("User not found")
             if await room_store.get_membership(conn, room_id, invitee_id) is not None:
                 raise Conflict("That user is already a member")
-            await room_store.create_invite(conn, room_id, invitee_id, uid)
+            created = await room_store.create_invite(conn, room_id, invitee_id, uid)
         invite = {
             "room": views.room(room),
             "invitedBy": {"id": user_id, "username": username},
         }
-        await self._publisher.publish(Event("room_invite", invite, Target.user(invitee_id)))
-        return invite
+        if created:
+            await self._publisher.publish(Event("room_invite", invite, Target.user(invitee_id)))
+        return invite, created
 
     async def invites(self, user_id: str) -> list[dict[str, Any]]:
         """The private rooms the caller has been invited to."""

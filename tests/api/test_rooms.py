@@ -3,6 +3,7 @@ invites, and the isolation of private rooms (DESIGN.md §5, issue 3)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from tests.chat_helpers import (
@@ -453,3 +454,30 @@ async def test_list_cursor_does_not_reveal_private_rooms(server, http, register)
     assert await page(outsider, secret["id"]) == await page(outsider, str(uuid.uuid4()))
     # For its owner the cursor works as usual: rooms sorting after "mmm secret" follow.
     assert after["id"] in await page(owner, secret["id"])
+
+
+async def test_room_names_are_trimmed(server, http, register):
+    owner = await register(server)
+    name = unique_name("Trim")
+    room = await create_room(http, server, owner, f"  {name}\u00a0 ")
+    assert room["name"] == name
+    status, body = await api(http, server, "POST", "/api/rooms", owner, json={"name": f" {name}"})
+    assert status == 409, body
+
+
+async def test_inviting_twice_changes_nothing_and_notifies_once(
+    server, http, register, sio_connect
+):
+    owner = await register(server)
+    guest = await register(server)
+    room = await create_room(http, server, owner, unique_name("Inv"), private=True)
+    watcher = await sio_connect(server, guest.access_token, events=("room_invite",))
+    path = f"/api/rooms/{room['id']}/invites"
+    status, first = await api(http, server, "POST", path, owner, json={"userId": guest.id})
+    assert status == 201, first
+    status, again = await api(http, server, "POST", path, owner, json={"userId": guest.id})
+    assert status == 200, again
+    assert again["room"]["id"] == first["room"]["id"]
+    await wait_match(watcher, "room_invite", lambda e: e["room"]["id"] == room["id"])
+    await asyncio.sleep(0.5)
+    assert len(watcher.recorder.events["room_invite"]) == 1
