@@ -10,6 +10,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import (
     create_room,
     dm_item,
+    join_new_room,
     message,
     person,
     room_item,
@@ -139,7 +140,10 @@ async def test_direct_messages_from_the_member_list(server, browser):
     await sign_in_via_api(b, server, bob)
     pa, pb = a.page, b.page
 
-    # Alice opens the lobby's member list and messages Bob from there.
+    # Alice opens a room's member list and messages Bob from there. (Not the lobby's: the
+    # whole test run's users are in it, and its list is paged.)
+    room = await join_new_room(a, b, "dm")
+    await room_item(pa, room).click()
     await pa.locator("#members-btn").click()
     member = pa.locator(f'#member-list .member[data-username="{bob.username}"]')
     await expect(member).to_contain_text("online")
