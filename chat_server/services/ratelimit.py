@@ -37,34 +37,22 @@ class RateLimiter:
 
     async def hit(self, name: str, key: str) -> None:
         """Count one event; raise RateLimited (with Retry-After seconds) when over the limit."""
-        item = self._limits[name]
-        strategy: MovingWindowRateLimiter | LocalMovingWindow = self._strategy
-        try:
-            allowed = await strategy.hit(item, name, key)
-        except Exception as exc:  # Redis down or timing out: degrade to local counting
-            log.warning("rate_limit_storage_unavailable", error=str(exc))
-            strategy = self._fallback
-            allowed = await strategy.hit(item, name, key)
-        if allowed:
-            return
-        try:
-            stats = await strategy.get_window_stats(item, name, key)
-            retry_after = int(stats.reset_time - time.time()) + 1
-        except Exception:
-            retry_after = int(item.get_expiry())
-        raise RateLimited(retry_after)
+        await self._apply(name, key, count=True)
 
     async def check(self, name: str, key: str) -> None:
         """Raise RateLimited if `key` has used up limit `name`, without counting anything
         (for limits that count only failures, like failed logins per account)."""
+        await self._apply(name, key, count=False)
+
+    async def _apply(self, name: str, key: str, *, count: bool) -> None:
         item = self._limits[name]
         strategy: MovingWindowRateLimiter | LocalMovingWindow = self._strategy
         try:
-            allowed = await strategy.test(item, name, key)
-        except Exception as exc:  # Redis down: the local fallback's counters
+            allowed = await (strategy.hit if count else strategy.test)(item, name, key)
+        except Exception as exc:  # Redis down or timing out: degrade to local counting
             log.warning("rate_limit_storage_unavailable", error=str(exc))
             strategy = self._fallback
-            allowed = await strategy.test(item, name, key)
+            allowed = await (strategy.hit if count else strategy.test)(item, name, key)
         if allowed:
             return
         try:
