@@ -197,7 +197,10 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     """Presence flushing and heartbeats, the Redis listener watchdog; on shutdown this
     instance's users go offline."""
     presence = app[SERVICES].presence
-    tasks = [asyncio.create_task(presence.run(), name="presence")]
+    tasks = [
+        asyncio.create_task(presence.run(), name="presence"),
+        asyncio.create_task(_purge_tokens(app), name="token-housekeeping"),
+    ]
     sio = app[SIO]
     if isinstance(sio.manager, ClusterManager):
         # python-socketio starts its Redis listener on the first connection; start it now
@@ -213,3 +216,19 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await presence.close()
+
+
+# Expired refresh tokens are deleted this often (each instance; the DELETE is idempotent).
+TOKEN_PURGE_INTERVAL_S = 3600.0
+
+
+async def _purge_tokens(app: web.Application) -> None:
+    """Keep refresh_tokens from growing forever: every login leaves rows behind."""
+    while True:
+        try:
+            await app[SERVICES].auth.purge_expired_tokens()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("token_purge_failed", exc_info=True)
+        await asyncio.sleep(TOKEN_PURGE_INTERVAL_S)

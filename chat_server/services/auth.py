@@ -182,6 +182,11 @@ class AuthService:
             expires_at=claims.expires_at,
         )
 
+    async def purge_expired_tokens(self) -> None:
+        """Housekeeping: forget refresh tokens that expired more than a day ago."""
+        async with self._pool.acquire() as conn:
+            await token_store.delete_expired(conn)
+
     async def _revoke_access(self, session_id: str) -> None:
         """Refuse every access token of a login session from now until the newest of them
         would have expired anyway."""

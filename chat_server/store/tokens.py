@@ -43,5 +43,5 @@ async def revoke_other_families(
     return {row["family_id"] for row in rows}
 
 
-async def family_is_active(conn: asyncpg.Connection, family_id: UUID) -> bool:
-    return bool(await queries.tokens.family_is_active(conn, family_id=family_id))
+async def delete_expired(conn: asyncpg.Connection) -> None:
+    await queries.tokens.delete_expired_refresh_tokens(conn)

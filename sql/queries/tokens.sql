@@ -25,13 +25,6 @@ UPDATE refresh_tokens SET revoked_at = now()
 WHERE user_id = :user_id AND family_id <> :keep_family_id AND revoked_at IS NULL
 RETURNING family_id;
 
--- name: family_is_active(family_id)$
--- True while a login session has a refresh token that is neither revoked nor expired.
-SELECT EXISTS (
-    SELECT 1 FROM refresh_tokens
-    WHERE family_id = :family_id AND revoked_at IS NULL AND expires_at > now()
-);
-
 -- name: delete_expired_refresh_tokens()!
 -- Housekeeping: drop tokens that expired long ago.
 DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day';
