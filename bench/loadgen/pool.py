@@ -25,6 +25,8 @@ from bench.loadgen.worker import (
 )
 
 PROGRESS_EVERY_S = 2.0
+# Time for the send command to reach every worker before their shared schedule starts.
+SEND_START_DELAY_S = 0.1
 
 
 def _floats(raw: bytes) -> array[float]:
@@ -175,17 +177,26 @@ class LoadGen:
         for s in senders:
             by_worker[self.owner[s["key"]]].append(s)
         total_senders = max(1, len(senders))
+        # One shared start on the system-wide monotonic clock, and a phase per worker:
+        # worker k of the active ones starts k/rate s later, so that equal shares
+        # interleave into one evenly spaced stream instead of W messages at a time.
+        start_at = time.monotonic() + SEND_START_DELAY_S
         cmds: list[dict[str, Any] | None] = []
+        active = 0
         for share in by_worker:
             if not share:
                 cmds.append(None)
                 continue
+            phase = active / rate if rate > 0 else 0.0
+            active += 1
             cmds.append(
                 {
                     "cmd": "send",
                     "step": step,
                     "senders": share,
                     "rate": rate * len(share) / total_senders,
+                    "start_at": start_at,
+                    "phase": phase,
                     "duration": duration,
                     "ack_timeout": ack_timeout,
                     "pad": pad,

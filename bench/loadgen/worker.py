@@ -244,7 +244,11 @@ class Worker(Handler):
         dead = 0
         sent_by_target: Counter[str] = Counter()
         max_lag = 0.0
-        t0 = time.monotonic()
+        # Each worker's schedule is shifted by its phase so the workers' streams interleave
+        # (W workers at R/W each must add up to one message every 1/R s, not W at once).
+        t0 = float(cmd.get("start_at", time.monotonic())) + float(cmd.get("phase", 0.0))
+        if t0 > time.monotonic():
+            await asyncio.sleep(t0 - time.monotonic())
         hard_deadline = t0 + duration + 30.0
         i = 0
         n_senders = len(senders)
