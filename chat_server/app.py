@@ -1,8 +1,8 @@
 """`create_app(config)`: wires transports, services and resources into one aiohttp app.
 
 Resources each get one `cleanup_ctx`, started in order and closed in reverse:
-database (embedded PostgreSQL when no DATABASE_URL, pool, migrations) -> Redis ->
-domain services.
+garbage-collector policy -> database (embedded PostgreSQL when no DATABASE_URL, pool,
+migrations) -> Redis -> domain services -> background tasks.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from chat_server.api.keys import CONFIG, NAMESPACE_KEY, POOL, REDIS, SERVICES, S
 from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
 from chat_server.config import Config
 from chat_server.events import Publisher
+from chat_server.gcpolicy import FROZEN_CHECK_INTERVAL_S
+from chat_server.gcpolicy import POLICY as GC_POLICY
 from chat_server.realtime import NAMESPACE
 from chat_server.realtime.lifecycle import drain as drain_sockets
 from chat_server.realtime.lifecycle import watch_listener
@@ -84,6 +86,7 @@ def create_app(config: Config) -> web.Application:
     setup_cors(app, config)
     app.on_response_prepare.append(security_headers)
 
+    app.cleanup_ctx.append(_gc_policy)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services_ctx(publisher))
@@ -216,6 +219,24 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await presence.close()
+
+
+async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
+    """Keep full garbage collections from stalling the loop at 10k connections
+    (chat_server/gcpolicy.py): install the policy, check the frozen set's growth."""
+
+    async def check() -> None:
+        while True:
+            await asyncio.sleep(FROZEN_CHECK_INTERVAL_S)
+            GC_POLICY.maybe_collect_frozen()
+
+    GC_POLICY.install()
+    task = asyncio.create_task(check(), name="gc-policy")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    GC_POLICY.uninstall()
 
 
 # Expired refresh tokens are deleted this often (each instance; the DELETE is idempotent).
