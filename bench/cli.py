@@ -244,11 +244,12 @@ def cmd_connect(args: argparse.Namespace) -> None:
             )
 
         started = time.strftime("%Y-%m-%d %H:%M:%S")
-        out = for_targets(args, fn)
+        out = _connect_instances(args, fn) if args.instances > 1 else for_targets(args, fn)
         res = out["results"]
         result = {
             "params": {
                 "n": n,
+                "instances": args.instances,
                 "rate": args.rate,
                 "hold_s": args.hold,
                 "deflate": args.deflate,
@@ -268,6 +269,25 @@ def cmd_connect(args: argparse.Namespace) -> None:
         save_result(f"connect-{n}", result, args.tag or ("deflate" if args.deflate else ""))
 
 
+def _connect_instances(
+    args: argparse.Namespace, fn: Callable[[Target, LoadGen, list[int]], dict[str, Any]]
+) -> dict[str, Any]:
+    """Ours as N instances sharing Redis, connections alternating over them (no baselines:
+    they have no cluster mode). RSS and CPU are summed over the instances."""
+    from bench import cluster
+
+    server_cpus, gen_cpus = cpus(args)
+    fixtures.ensure_db()
+    with LoadGen(args.workers, gen_cpus) as lg:
+        target = cluster.launch_direct(args.instances, server_cpus, args.redis_url)
+        try:
+            result = fn(target, lg, [p.pid for p in lg.procs])
+            result["server_died"] = not target.alive()
+        finally:
+            target.stop()
+    return {"results": {"ours": result}, "server_cpus": server_cpus, "gen_cpus": gen_cpus}
+
+
 def cmd_api(args: argparse.Namespace) -> None:
     from bench import api
 
@@ -284,6 +304,12 @@ def cmd_artillery(args: argparse.Namespace) -> None:
     from bench import artillery
 
     artillery.main(args)
+
+
+def cmd_floor(args: argparse.Namespace) -> None:
+    from bench import floor
+
+    floor.main(args)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -324,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hold", type=float, default=30.0, help="seconds to hold before checking all are alive"
     )
+    p.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="N > 1: ours only, as N instances sharing Redis, connections alternating over them",
+    )
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15", help="with --instances")
     p.set_defaults(fn=cmd_connect)
 
     p = sub.add_parser("fanout", help="R rooms x M members, stepping the total message rate")
@@ -402,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--tag", default="")
     p.set_defaults(fn=cmd_artillery)
+
+    p = sub.add_parser("floor", help="the kernel's cost of one fan-out: N loopback sends")
+    p.add_argument("--n", type=_ints, default=[1000, 10000], help="comma list of socket counts")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--tag", default="")
+    p.set_defaults(fn=cmd_floor)
 
     p = sub.add_parser("report", help="RESULTS.md and PNG plots from bench/results/*.json")
     p.add_argument(

@@ -44,6 +44,42 @@ FRONT_PORT = 8110
 FIRST_BACKEND_PORT = 8111
 
 
+def _start_instances(target: Target, instances: int, cpus: str | None, redis_url: str) -> None:
+    """N `chat-server` instances on 8111.. sharing the bench database and Redis."""
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()  # the bench's own Redis database: presence, rate limits, blacklist
+    r.close()
+    for i in range(instances):
+        port = FIRST_BACKEND_PORT + i
+        env = ours_env(
+            port=port,
+            database_url=fixtures.dsn(),
+            jwt_secret=fixtures.JWT_SECRET,
+            redis_url=redis_url,
+        )
+        env["INSTANCE_ID"] = f"bench-app{i + 1}"
+        log_path = RESULTS_DIR / "logs" / f"cluster-app{i + 1}.log"
+        proc = _popen([chat_server_bin()], env, log_path, cpus)
+        target.procs.append(proc)
+        target.pids.append(proc.pid)
+        wait_live(f"http://127.0.0.1:{port}", procs=[proc])
+
+
+def launch_direct(instances: int, cpus: str | None, redis_url: str) -> Target:
+    """N instances sharing Redis, driven directly (the generator alternates connections
+    over their ports): for connection counts above one process's descriptor limit, which
+    HAProxy (two descriptors per socket) can't front on this machine."""
+    ports = [FIRST_BACKEND_PORT + i for i in range(instances)]
+    target = Target(f"ours x{instances}", "ours", "127.0.0.1", ports[0], ports=ports)
+    try:
+        _start_instances(target, instances, cpus, redis_url)
+    except Exception:
+        target.stop()
+        raise
+    log(f"{instances} instances on ports {ports}, sharing Redis {redis_url}")
+    return target
+
+
 def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) -> Target:
     haproxy = shutil.which("haproxy") or (
         "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
@@ -53,27 +89,10 @@ def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) ->
     cfg_path = cfg or str(REPO_DIR / "haproxy.cfg")
     if not os.path.exists(cfg_path):
         raise RuntimeError(f"{cfg_path} does not exist: pass --haproxy-cfg or --url")
-    r = redis.Redis.from_url(redis_url)
-    r.flushdb()  # the bench's own Redis database: presence, rate limits, blacklist
-    r.close()
     target = Target("cluster", "ours", "127.0.0.1", FRONT_PORT, uses_tokens=True)
     try:
-        backends = []
-        for i in range(instances):
-            port = FIRST_BACKEND_PORT + i
-            env = ours_env(
-                port=port,
-                database_url=fixtures.dsn(),
-                jwt_secret=fixtures.JWT_SECRET,
-                redis_url=redis_url,
-            )
-            env["INSTANCE_ID"] = f"bench-app{i + 1}"
-            log_path = RESULTS_DIR / "logs" / f"cluster-app{i + 1}.log"
-            proc = _popen([chat_server_bin()], env, log_path, cpus)
-            target.procs.append(proc)
-            target.pids.append(proc.pid)
-            backends.append(f"127.0.0.1:{port}")
-            wait_live(f"http://127.0.0.1:{port}", procs=[proc])
+        _start_instances(target, instances, cpus, redis_url)
+        backends = [f"127.0.0.1:{FIRST_BACKEND_PORT + i}" for i in range(instances)]
         env = dict(os.environ)
         env.update(
             CHAT_LISTEN=f"127.0.0.1:{FRONT_PORT}",
@@ -162,4 +181,4 @@ def main(args: argparse.Namespace) -> None:
     )
 
 
-__all__ = ["launch", "main", "subprocess"]
+__all__ = ["launch", "launch_direct", "main", "subprocess"]

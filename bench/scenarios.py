@@ -405,9 +405,12 @@ def run_connect(
     users = (
         fixtures.users(n) if target.uses_tokens else [{"id": f"u{i}", "index": i} for i in range(n)]
     )
-    specs = [
+    specs: list[dict[str, Any]] = [
         {"key": u["index"], "auth": target.auth(u, ["lobby"]), "rooms": ["lobby"]} for u in users
     ]
+    for i, spec in enumerate(specs):
+        if target.ports:
+            spec["port"] = target.ports[i % len(target.ports)]
     pid = target.pids[0] if target.pids else None
     time.sleep(1.0)
     rss0 = sum(rss_kb(p) or 0 for p in target.pids) if pid else None

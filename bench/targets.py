@@ -49,6 +49,9 @@ class Target:
     pids: list[int] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     uses_tokens: bool = True
+    # Several instances driven directly (no proxy in front): connections alternate over
+    # these ports; `port` is the first.
+    ports: list[int] = field(default_factory=list)
 
     @property
     def url(self) -> str:

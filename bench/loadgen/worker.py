@@ -172,7 +172,7 @@ class Worker(Handler):
         # ...), so the ephemeral port range (28k here) is per worker, not shared.
         local_addr = (f"127.0.0.{2 + self.wid}", 0) if host == "127.0.0.1" else None
 
-        async def open_one(conn: SioConnection) -> None:
+        async def open_one(conn: SioConnection, port: int) -> None:
             try:
                 await loop.create_connection(lambda: conn, host, port, local_addr=local_addr)
             except OSError as exc:
@@ -194,10 +194,12 @@ class Worker(Handler):
                 self.fail_reasons["not attempted: deadline"] += 1
                 self.counters[self.base + C_FAILED] += 1
                 continue
+            # A spec may name its own port: several instances driven directly (no proxy).
+            spec_port = int(spec.get("port", port))
             conn = SioConnection(
                 spec["key"],
                 self,
-                hosthdr,
+                hosthdr if spec_port == port else f"{host}:{spec_port}",
                 cmd["path"],
                 cmd["namespace"],
                 spec["auth"],
@@ -206,7 +208,7 @@ class Worker(Handler):
             )
             self.conns[conn.key] = conn
             self.pending_connect[conn.key] = conn
-            task = asyncio.ensure_future(open_one(conn))
+            task = asyncio.ensure_future(open_one(conn, spec_port))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         while self.pending_connect and time.monotonic() < deadline:

@@ -1,0 +1,125 @@
+"""The machine's floor for one big fan-out: how long one core takes just to hand a small
+WebSocket frame to each of N loopback TCP sockets (one `send` syscall each, no Python
+server, no Socket.IO), with a reader draining them on the generator's core.
+
+A server that writes to every member of a 10,000-member room from one event loop can't
+finish sooner than this, so the last recipient of a lobby message can't get it sooner
+either: it is the bound under the lobby scenario's p99 (bench/README.md, "Lobby").
+
+    python -m bench floor --n 10000 --repeats 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import socket
+import statistics
+import time
+from typing import Any
+
+from bench.common import log, machine, save_result
+from bench.targets import default_cpus
+
+# A frame the size of a short lobby message as the server sends it (header + ~150 bytes).
+FRAME = b"\x81\x7e\x00\x96" + b"x" * 150
+# Seconds between two fan-outs: the reader drains, as between two lobby messages at 2/s.
+GAP_S = 0.5
+# The reader gives up after this long whatever happens (every loop here is bounded).
+READER_DEADLINE_S = 600.0
+
+
+def _reader(port: int, n: int, ready_w: int, cpu: int | None) -> None:
+    """Child: open n connections, then drain them until killed or the deadline."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setblocking(False)
+        socks.append(s)
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    os.write(ready_w, b"1")
+    deadline = time.monotonic() + READER_DEADLINE_S
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(1.0):
+            try:
+                key.fileobj.recv(65536)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+    os._exit(0)
+
+
+def measure(n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None) -> dict[str, Any]:
+    """Time `repeats` fan-outs of one frame to n sockets from one core."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4096)
+    port = listener.getsockname()[1]
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _reader(port, n, ready_w, reader_cpu)
+    try:
+        if server_cpu is not None:
+            os.sched_setaffinity(0, {server_cpu})
+        conns = []
+        for _ in range(n):
+            c, _ = listener.accept()
+            c.setblocking(False)
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conns.append(c)
+        os.read(ready_r, 1)
+        times_ms = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for c in conns:
+                c.send(FRAME)
+            times_ms.append((time.perf_counter() - t) * 1000.0)
+            time.sleep(GAP_S)
+        for c in conns:
+            c.close()
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        listener.close()
+    return {
+        "n": n,
+        "repeats": repeats,
+        "fanout_ms": {
+            "min": round(min(times_ms), 1),
+            "median": round(statistics.median(times_ms), 1),
+            "max": round(max(times_ms), 1),
+        },
+        "us_per_send_median": round(statistics.median(times_ms) * 1000.0 / n, 2),
+    }
+
+
+def main(args: argparse.Namespace) -> None:
+    server_cpus, gen_cpus = default_cpus()
+    server_cpu = None if args.no_pin or server_cpus is None else int(server_cpus.split(",")[0])
+    reader_cpu = None if args.no_pin or not gen_cpus else gen_cpus[0]
+    results = {}
+    for n in args.n:
+        r = measure(n, args.repeats, server_cpu, reader_cpu)
+        log(
+            f"floor: {n} sends from one core: median {r['fanout_ms']['median']} ms "
+            f"({r['us_per_send_median']} us/send), min {r['fanout_ms']['min']} ms"
+        )
+        results[str(n)] = r
+    save_result(
+        "floor",
+        {
+            "params": {"n": args.n, "repeats": args.repeats, "frame_bytes": len(FRAME)},
+            "machine": machine(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "server_cpus": server_cpu,
+            "gen_cpus": reader_cpu,
+            "results": results,
+        },
+        args.tag,
+    )
