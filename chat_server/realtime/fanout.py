@@ -19,6 +19,7 @@ messages are small. Measured in bench/ (see bench/README.md).
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Iterable
 from typing import Any
@@ -60,9 +61,41 @@ class FastWebSocket(eio_aiohttp.WebSocket):
         return self._sock
 
 
+class _ListDeque(list[Any]):
+    """The few deque methods asyncio's Queue and Event call, on a list: an empty deque
+    allocates a 64-slot block (~700 bytes), an empty list 56 bytes. Fine for the short
+    queues here (popleft is O(n) in the handful of waiting items)."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
+
+
+class LeanQueue(asyncio.Queue[Any]):
+    """asyncio.Queue with list-backed storage and waiter lists.
+
+    Engine.IO keeps one queue per socket for its life (packets for the socket's writer
+    task); with deques, its four empty buffers (items, getters, putters, the `join`
+    event's waiters) cost ~2.9 KB per connection, with lists ~0.2 KB. Same semantics:
+    only the containers differ.
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(maxsize)
+        self._getters = _ListDeque()
+        self._putters = _ListDeque()
+        self._finished._waiters = _ListDeque()  # type: ignore[attr-defined]
+
+    def _init(self, maxsize: int) -> None:
+        self._queue = _ListDeque()
+
+
 def install(sio: socketio.AsyncServer) -> None:
-    """Use FastWebSocket for this server's WebSocket connections."""
+    """Use FastWebSocket for this server's WebSocket connections, and LeanQueue for its
+    Engine.IO sockets' packet queues."""
     sio.eio._async = {**sio.eio._async, "websocket": FastWebSocket}
+    sio.eio.create_queue = lambda *args, **kwargs: LeanQueue(*args, **kwargs)
 
 
 def _frame(payload: bytes) -> bytes:
