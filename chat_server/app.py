@@ -26,6 +26,7 @@ from chat_server.events import Publisher
 from chat_server.gcpolicy import FROZEN_CHECK_INTERVAL_S
 from chat_server.gcpolicy import POLICY as GC_POLICY
 from chat_server.realtime import NAMESPACE
+from chat_server.realtime.fanout import stop_pings
 from chat_server.realtime.lifecycle import drain as drain_sockets
 from chat_server.realtime.lifecycle import watch_listener
 from chat_server.realtime.manager import ClusterManager
@@ -218,6 +219,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await stop_pings(sio)
     await presence.close()
 
 
