@@ -220,6 +220,7 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await stop_pings(sio)
+    await app[NAMESPACE_KEY].close()
     await presence.close()
 
 

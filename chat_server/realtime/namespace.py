@@ -29,6 +29,7 @@ from chat_server.errors import (
     Unavailable,
     ValidationFailed,
 )
+from chat_server.realtime.deadlines import Deadlines
 from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
@@ -60,7 +61,6 @@ class SocketState:
     """What this instance knows about one of its sockets."""
 
     principal: Principal | None = None
-    timer: asyncio.TimerHandle | None = None
     rooms: set[str] = field(default_factory=set)
 
 
@@ -148,6 +148,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         # Set when the instance starts shutting down: new connections are refused.
         self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Authentication windows and token expiries, one deadline per socket.
+        self._deadlines = Deadlines(self._deadline_passed)
 
     @property
     def services(self) -> Services:
@@ -174,9 +176,7 @@ class ChatNamespace(socketio.AsyncNamespace):
                 raise Unavailable("This instance is shutting down")
             self.sockets[sid] = state
             if who is None:
-                state.timer = asyncio.get_running_loop().call_later(
-                    AUTH_TIMEOUT_S, self._spawn, self._drop_unauthenticated, sid
-                )
+                self._deadlines.set(sid, AUTH_TIMEOUT_S)
             else:
                 await self._admit(sid, state, who)
         except Unavailable as exc:
@@ -393,20 +393,26 @@ class ChatNamespace(socketio.AsyncNamespace):
         await self.services.presence.connected(who.user_id, who.username, sid)
 
     def _forget(self, sid: str) -> SocketState | None:
-        state = self.sockets.pop(sid, None)
-        if state is not None and state.timer is not None:
-            state.timer.cancel()
-        return state
+        self._deadlines.cancel(sid)
+        return self.sockets.pop(sid, None)
 
     def _arm_expiry(self, sid: str, state: SocketState) -> None:
         """Drop the socket when its access token expires unless a fresh one arrives."""
-        if state.timer is not None:
-            state.timer.cancel()
         assert state.principal is not None
         delay = max(0.0, state.principal.expires_at - time.time()) + TOKEN_EXPIRY_GRACE_S
-        state.timer = asyncio.get_running_loop().call_later(
-            delay, self._spawn, self._drop_expired, sid
-        )
+        self._deadlines.set(sid, delay)
+
+    def _deadline_passed(self, sid: str) -> None:
+        """A socket's deadline: authenticate in time, or its token ran out."""
+        state = self.sockets.get(sid)
+        if state is not None:
+            self._spawn(
+                self._drop_unauthenticated if state.principal is None else self._drop_expired, sid
+            )
+
+    async def close(self) -> None:
+        """Shutdown: no more deadlines fire."""
+        await self._deadlines.close()
 
     def _spawn(self, fn: Callable[[str], Awaitable[Any]], sid: str) -> None:
         task = asyncio.ensure_future(fn(sid))
