@@ -60,6 +60,7 @@ class FastWebSocket(eio_aiohttp.WebSocket):
             max_msg_size=self.server.max_http_buffer_size, compress=WEBSOCKET_COMPRESSION
         )
         await self._sock.prepare(request)
+        self.environ = environ
         eio_socket = getattr(self.handler, "__self__", None)
         if eio_socket is not None:
             eio_socket.fast_ws = self._sock

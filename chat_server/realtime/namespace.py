@@ -47,8 +47,6 @@ AUTH_TIMEOUT_S = 10.0
 # refreshes right at expiry is not cut off by clock skew or a slow round trip.
 TOKEN_EXPIRY_GRACE_S = 5.0
 ACCESS_COOKIE = "chat_access"
-# What a connection's environ keeps after its handshake (see ChatNamespace._slim_environ).
-_ENVIRON_KEPT = ("HTTP_COOKIE", "REMOTE_ADDR", "aiohttp.request")
 # Our access tokens are ~400 bytes; anything far larger is not one.
 MAX_TOKEN_CHARS = 4096
 
@@ -206,17 +204,8 @@ class ChatNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 "Service unavailable", {"code": "unavailable", "message": "Retry shortly"}
             ) from None
-        self._slim_environ(sid, environ)
         metrics.CONNECTS.inc()
         metrics.ACTIVE_CONNECTIONS.inc()
-
-    def _slim_environ(self, sid: str, environ: dict[str, Any]) -> None:
-        """python-socketio keeps each connection's WSGI-style environ (every request
-        header under a fresh HTTP_* key, ~1 KB) for the connection's life, for later
-        namespace handshakes on it; those read only the cookie (`_token_from`)."""
-        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
-        if eio_sid in self.server.environ:
-            self.server.environ[eio_sid] = {k: environ[k] for k in _ENVIRON_KEPT if k in environ}
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._forget(sid)

@@ -1,9 +1,6 @@
-"""What each idle socket keeps, made smaller without changing behaviour.
-
-LeanQueue: Engine.IO's per-socket packet queue on lists instead of deques must behave
+"""LeanQueue: Engine.IO's per-socket packet queue on lists instead of deques must behave
 exactly as asyncio.Queue does for the library (FIFO, waiting getters, cancellation,
-task_done/join), and the server's sockets must actually use it. The stored handshake
-environ keeps only what a later handshake on the connection reads (the cookie)."""
+task_done/join), and the server's sockets must actually use it."""
 
 from __future__ import annotations
 
@@ -88,26 +85,3 @@ async def test_server_sockets_use_it(server, register, sio_connect):
     sockets = list(server.app[SIO].eio.sockets.values())
     assert sockets
     assert all(isinstance(s.queue, LeanQueue) for s in sockets)
-
-
-async def test_the_stored_environ_keeps_only_the_cookie(server, register):
-    import socketio
-
-    from chat_server.api.keys import SIO
-
-    user = await register(server)
-    client = socketio.AsyncClient(reconnection=False)
-    await client.connect(
-        server.url,
-        namespaces=["/chat"],
-        auth={"token": user.access_token},
-        transports=["websocket"],
-        headers={"Cookie": "chat_access=x; other=1", "X-Something": "y"},
-        wait_timeout=10,
-    )
-    try:
-        (environ,) = server.app[SIO].environ.values()
-        assert environ["HTTP_COOKIE"] == "chat_access=x; other=1"
-        assert set(environ) <= {"HTTP_COOKIE", "REMOTE_ADDR", "aiohttp.request"}
-    finally:
-        await client.disconnect()
