@@ -55,8 +55,15 @@ def _ratio(a: Any, b: Any) -> str:
 def _connect_md(run: dict[str, Any]) -> list[str]:
     res = run["results"]
     p = run["params"]
+    title = f"connect {p['n']:,}"
+    if p.get("deflate"):
+        title += " (deflate offered)"
+    if (p.get("instances") or 1) > 1:
+        title += f" to {p['instances']} instances sharing Redis (no proxy)"
+    if run.get("tag"):
+        title += f" [{run['tag']}]"
     lines = [
-        f"### connect {p['n']:,}{' (deflate offered)' if p.get('deflate') else ''} — `{run['_file']}`",
+        f"### {title} — `{run['_file']}`",
         "",
         "| target | success % | connects/s | connect p50 ms | p99 ms | RSS before MB | RSS after MB | KB / connection | alive after hold |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -73,6 +80,23 @@ def _connect_md(run: dict[str, Any]) -> list[str]:
         )
     lines += ["", _ratios_line(run), ""]
     return lines
+
+
+def _floor_md(run: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### one core sending one {run['params']['frame_bytes']}-byte frame to each of N "
+        f"loopback sockets (no server) — `{run['_file']}`",
+        "",
+        "| N | fan-out min ms | median ms | max ms | µs per send (median) |",
+        "|---|---|---|---|---|",
+    ]
+    for n, r in run["results"].items():
+        t = r["fanout_ms"]
+        lines.append(
+            f"| {int(n):,} | {_f(t['min'])} | {_f(t['median'])} | {_f(t['max'])} "
+            f"| {_f(r['us_per_send_median'], 2)} |"
+        )
+    return [*lines, ""]
 
 
 def _ratios_line(run: dict[str, Any]) -> str:
@@ -234,20 +258,29 @@ def _plots(runs: list[dict[str, Any]]) -> list[str]:
             fig.savefig(RESULTS_DIR / name, dpi=90)
             plt.close(fig)
             made.append(name)
-    conn_runs = [r for r in runs if r["_key"].startswith("connect")]
+    # RSS vs connections: the latest run of each connection count (all targets), plus
+    # ours in the first connect run of the largest count (dashed: before the memory work).
+    conn_runs = [r for r in runs if r["_key"].startswith("connect") and "deflate" not in r["_key"]]
     if conn_runs:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        latest: dict[int, dict[str, Any]] = {}
         for run in conn_runs:
-            for name, r in run["results"].items():
-                samples = (r or {}).get("rss_samples") or []
-                pts = [(n, rss / 1024) for _, n, rss in samples if rss]
-                if pts:
-                    ax.plot(
-                        [p[0] for p in pts],
-                        [p[1] for p in pts],
-                        color=colors.get(name),
-                        label=f"{name} ({run['_key']})",
-                    )
+            latest[run["params"]["n"]] = run
+        first_big = next((r for r in conn_runs if r["params"]["n"] == 10000), None)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plotted = [(run, name, "-") for run in latest.values() for name in run["results"]]
+        if first_big is not None and first_big is not latest.get(10000):
+            plotted.append((first_big, "ours", "--"))
+        for run, name, style in plotted:
+            r = run["results"].get(name) or {}
+            pts = [(n, rss / 1024) for _, n, rss in r.get("rss_samples") or [] if rss]
+            if pts:
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    style,
+                    color=colors.get(name),
+                    label=f"{name} ({run['_key']}: {r.get('kb_per_connection')} KB/socket)",
+                )
         ax.set_xlabel("connected sockets")
         ax.set_ylabel("server RSS MB")
         ax.set_title("Server RSS vs connections")
@@ -291,6 +324,7 @@ def main(args: argparse.Namespace) -> None:
         "cluster": [],
         "api": [],
         "artillery": [],
+        "floor": [],
     }
     for run in chosen:
         key = run["_key"]
@@ -311,12 +345,17 @@ def main(args: argparse.Namespace) -> None:
                 sections["dm"] += _steps_md(run, f"DM storm: {run['params']['pairs']} pairs")
             elif key.startswith("cluster"):
                 sections["cluster"] += _steps_md(
-                    run, f"cluster: {run['params'].get('instances')} instances via HAProxy + Redis"
+                    run,
+                    f"cluster: {run['params'].get('instances')} instances via HAProxy + Redis, "
+                    f"{run['params'].get('rooms')} rooms x {run['params'].get('members')}"
+                    + ("" if run.get("server_cpus") else " (unpinned: everything on both cores)"),
                 )
             elif key.startswith("api"):
                 sections["api"] += _api_md(run)
             elif key.startswith("artillery"):
                 sections["artillery"] += _artillery_md(run)
+            elif key.startswith("floor"):
+                sections["floor"] += _floor_md(run)
         except (KeyError, TypeError) as exc:
             sections.setdefault("unreadable", []).append(f"- `{run['_file']}`: {exc}")
     titles = {
@@ -327,6 +366,7 @@ def main(args: argparse.Namespace) -> None:
         "cluster": "Cluster",
         "api": "HTTP API",
         "artillery": "Artillery cross-check",
+        "floor": "The machine's floor for one fan-out",
         "unreadable": "Unreadable files",
     }
     for k, lines in sections.items():
