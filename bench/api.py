@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import fixtures
 from bench.common import CpuMeter, log, machine, save_result, summary
-from bench.targets import LOBBY_ROOM_ID, default_cpus, start
+from bench.targets import LOBBY_ROOM_ID, cpus_from_args, start
 
 MAX_IN_FLIGHT = 512
 HISTORY_MESSAGES = 5000
@@ -129,11 +129,7 @@ def _materialise(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(args: argparse.Namespace) -> None:
-    server_cpus, gen_cpus = (None, None) if args.no_pin else default_cpus()
-    if args.server_cpus is not None:
-        server_cpus = args.server_cpus
-    if args.gen_cpus is not None:
-        gen_cpus = [int(c) for c in args.gen_cpus.split(",")]
+    server_cpus, gen_cpus = cpus_from_args(args)
     fixtures.ensure_db()
     users = fixtures.users(100)
     fixtures.history(LOBBY_ROOM_ID, users[0]["id"], HISTORY_MESSAGES)

@@ -22,7 +22,7 @@ from typing import Any
 from bench import fixtures, scenarios
 from bench.common import BENCH_DIR, RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
-from bench.targets import default_cpus, start
+from bench.targets import cpus_from_args, start
 
 
 def _artillery_cfg(
@@ -98,11 +98,7 @@ def main(args: argparse.Namespace) -> None:
     npx = shutil.which("npx")
     if not npx or not (BENCH_DIR / "node_modules" / ".bin" / "artillery").exists():
         raise SystemExit("run `npm ci --prefix bench` first (Artillery)")
-    server_cpus, gen_cpus = (None, None) if args.no_pin else default_cpus()
-    if args.server_cpus is not None:
-        server_cpus = args.server_cpus
-    if args.gen_cpus is not None:
-        gen_cpus = [int(c) for c in args.gen_cpus.split(",")]
+    server_cpus, gen_cpus = cpus_from_args(args)
     fixtures.ensure_db()
     plan = scenarios.rooms_plan(1, args.vus, args.vus)
     room = plan.senders[0]["target"]

@@ -13,7 +13,7 @@ from typing import Any
 from bench import fixtures, scenarios
 from bench.common import RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
-from bench.targets import LOBBY_ROOM_ID, Target, default_cpus, external, start
+from bench.targets import LOBBY_ROOM_ID, Target, cpus_from_args, external, start
 
 
 def _floats(s: str) -> list[float]:
@@ -79,21 +79,10 @@ def fanout_opts(p: argparse.ArgumentParser, rates: str, duration: float) -> None
     p.add_argument("--profile-seconds", type=int, default=20)
 
 
-def cpus(args: argparse.Namespace) -> tuple[str | None, list[int] | None]:
-    if args.no_pin:
-        return None, None
-    s, g = default_cpus()
-    if args.server_cpus is not None:
-        s = args.server_cpus
-    if args.gen_cpus is not None:
-        g = [int(c) for c in args.gen_cpus.split(",")]
-    return s, g
-
-
 def for_targets(
     args: argparse.Namespace, fn: Callable[[Target, LoadGen, list[int]], dict[str, Any]]
 ) -> dict[str, Any]:
-    server_cpus, gen_cpus = cpus(args)
+    server_cpus, gen_cpus = cpus_from_args(args)
     names = [t.strip() for t in args.targets.split(",") if t.strip()]
     results: dict[str, Any] = {}
     # Baselines use the same user and room ids as ours, so the fixtures are always made.
@@ -138,20 +127,8 @@ def run_plan(
     name: str,
     params: dict[str, Any],
 ) -> None:
-    opts = scenarios.RunOpts(
-        rates=args.rates,
-        duration=args.duration,
-        drain=args.drain,
-        warmup_rate=args.warmup_rate
-        if args.warmup_rate is not None
-        else max(1.0, args.rates[0] / 2),
-        connect_rate=args.connect_rate,
-        deflate=args.deflate,
-        stop_after_fails=args.stop_after_fails,
-        pad=args.pad,
-        profile_rate=args.profile_rate,
-        profile_seconds=args.profile_seconds,
-        profile_name=f"profile-{name}{'-' + args.tag if args.tag else ''}",
+    opts = scenarios.RunOpts.from_args(
+        args, profile_name=f"profile-{name}{'-' + args.tag if args.tag else ''}"
     )
 
     def fn(target: Target, lg: LoadGen, gen_pids: list[int]) -> dict[str, Any]:
@@ -276,7 +253,7 @@ def _connect_instances(
     they have no cluster mode). RSS and CPU are summed over the instances."""
     from bench import cluster
 
-    server_cpus, gen_cpus = cpus(args)
+    server_cpus, gen_cpus = cpus_from_args(args)
     fixtures.ensure_db()
     with LoadGen(args.workers, gen_cpus) as lg:
         target = cluster.launch_direct(args.instances, server_cpus, args.redis_url)

@@ -34,7 +34,7 @@ from bench.targets import (
     Target,
     _popen,
     chat_server_bin,
-    default_cpus,
+    cpus_from_args,
     external,
     ours_env,
     wait_live,
@@ -120,29 +120,14 @@ def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) ->
 
 
 def main(args: argparse.Namespace) -> None:
-    server_cpus, gen_cpus = (None, None) if args.no_pin else default_cpus()
-    if args.server_cpus is not None:
-        server_cpus = args.server_cpus
-    if args.gen_cpus is not None:
-        gen_cpus = [int(c) for c in args.gen_cpus.split(",")]
+    server_cpus, gen_cpus = cpus_from_args(args)
     if not args.url and not args.launch:
         raise SystemExit(
             "cluster: pass --url of a running cluster, or --launch (see bench/README.md)"
         )
     fixtures.ensure_db()
     plan = scenarios.rooms_plan(args.rooms, args.members, args.senders)
-    opts = scenarios.RunOpts(
-        rates=args.rates,
-        duration=args.duration,
-        drain=args.drain,
-        warmup_rate=args.warmup_rate
-        if args.warmup_rate is not None
-        else max(1.0, args.rates[0] / 2),
-        connect_rate=args.connect_rate,
-        deflate=args.deflate,
-        stop_after_fails=args.stop_after_fails,
-        pad=args.pad,
-    )
+    opts = scenarios.RunOpts.from_args(args)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     target = (
         launch(args.instances, server_cpus, args.redis_url, args.haproxy_cfg)

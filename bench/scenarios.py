@@ -131,6 +131,31 @@ class RunOpts:
     profile_seconds: int = 20
     profile_name: str = "profile-fanout"
 
+    @classmethod
+    def from_args(cls, args: Any, profile_name: str | None = None) -> RunOpts:
+        """The options of a rate-stepping command (`fanout_opts` in bench/cli.py); py-spy
+        only when a `profile_name` is given."""
+        profile: dict[str, Any] = {}
+        if profile_name is not None:
+            profile = {
+                "profile_rate": args.profile_rate,
+                "profile_seconds": args.profile_seconds,
+                "profile_name": profile_name,
+            }
+        return cls(
+            rates=args.rates,
+            duration=args.duration,
+            drain=args.drain,
+            warmup_rate=args.warmup_rate
+            if args.warmup_rate is not None
+            else max(1.0, args.rates[0] / 2),
+            connect_rate=args.connect_rate,
+            deflate=args.deflate,
+            stop_after_fails=args.stop_after_fails,
+            pad=args.pad,
+            **profile,
+        )
+
 
 def specs_for(target: Target, plan: Plan) -> list[dict[str, Any]]:
     specs = []

@@ -212,4 +212,25 @@ def default_cpus() -> tuple[str | None, list[int] | None]:
     return server, list(range(half, n))
 
 
-__all__ = ["LOBBY_ROOM_ID", "REPO_DIR", "Target", "default_cpus", "external", "start"]
+def cpus_from_args(args: Any) -> tuple[str | None, list[int] | None]:
+    """Pinning from the command line (`--no-pin`, `--server-cpus`, `--gen-cpus`), else
+    default_cpus()."""
+    if args.no_pin:
+        return None, None
+    server, gen = default_cpus()
+    if args.server_cpus is not None:
+        server = args.server_cpus
+    if args.gen_cpus is not None:
+        gen = [int(c) for c in args.gen_cpus.split(",")]
+    return server, gen
+
+
+__all__ = [
+    "LOBBY_ROOM_ID",
+    "REPO_DIR",
+    "Target",
+    "cpus_from_args",
+    "default_cpus",
+    "external",
+    "start",
+]
