@@ -6,7 +6,8 @@ WebSocket connections holds ~1.6 million tracked objects, and each connection ke
 promoting medium-lived ones (Engine.IO's 25 s ping timers and their tasks and futures,
 which later die by reference counting). So a full collection ran every few seconds and
 stopped the event loop for 1-1.8 s each time: measured in the 10k lobby benchmark, where
-it was the whole of the latency tail (bench/README.md, "GC pauses").
+it was the whole of the latency tail (bench/README.md, "Second round", "GC pauses were
+the lobby's tail").
 
 The policy: objects that survive the young collections (generation 1) are frozen
 (`gc.freeze()`) instead of being promoted, so automatic full collections find an empty
