@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
@@ -33,6 +32,7 @@ from chat_server.realtime.manager import ClusterManager
 from chat_server.realtime.namespace import ChatNamespace
 from chat_server.realtime.publisher import SocketPublisher
 from chat_server.realtime.server import create_socket_server
+from chat_server.redis_pool import redis_client
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
 from chat_server.services.direct import DirectService
@@ -129,7 +129,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     if config.redis_url is None:
         yield
         return
-    client = aioredis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = redis_client(config.redis_url, socket_timeout=5, socket_connect_timeout=5)
     await client.ping()
     app[REDIS] = client
     yield
@@ -141,9 +141,9 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         """The domain services, built once from the resources above."""
         config = app[CONFIG]
         pool = app[POOL]
-        redis_client = app.get(REDIS)
+        shared_redis = app.get(REDIS)
         blacklist: TokenBlacklist = (
-            RedisBlacklist(redis_client) if redis_client else MemoryBlacklist()
+            RedisBlacklist(shared_redis) if shared_redis else MemoryBlacklist()
         )
         limiter = RateLimiter(
             {
@@ -159,7 +159,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             redis_url=config.redis_url,
         )
         codec = TokenCodec(config.jwt_secret, config.access_token_ttl_s)
-        registry = RedisPresenceRegistry(redis_client) if redis_client else MemoryPresenceRegistry()
+        registry = RedisPresenceRegistry(shared_redis) if shared_redis else MemoryPresenceRegistry()
         presence = PresenceService(
             pool, publisher, registry, max_connections_per_user=config.max_connections_per_user
         )

@@ -31,6 +31,7 @@ import structlog
 
 from chat_server import metrics
 from chat_server.realtime.fanout import FastManager
+from chat_server.redis_pool import redis_client
 
 log = structlog.get_logger(__name__)
 
@@ -148,9 +149,7 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
             client: Any = getattr(self, "redis", None)
             if client is None:
                 # One client for the process: redis-py reconnects it by itself.
-                client = self.redis = self._get_redis_module().Redis.from_url(
-                    self.redis_url, **self.redis_options
-                )
+                client = self.redis = redis_client(self.redis_url, **self.redis_options)
             result = await client.publish(self.channel, self.json.dumps(data))
         except Exception as exc:
             self._publish_paused_until = time.monotonic() + PUBLISH_PAUSE_S
@@ -170,9 +169,7 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
             try:
                 if not subscribed:
                     await self._close_listen_client()
-                    self._listen_client = self._get_redis_module().Redis.from_url(
-                        self.redis_url, **self.redis_options
-                    )
+                    self._listen_client = redis_client(self.redis_url, **self.redis_options)
                     self.pubsub = self._listen_client.pubsub(ignore_subscribe_messages=True)
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True

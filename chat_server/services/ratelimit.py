@@ -10,6 +10,7 @@ from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from chat_server.errors import RateLimited
+from chat_server.redis_pool import blocking_pool
 from chat_server.services.local_limits import LocalMovingWindow
 
 log = structlog.get_logger(__name__)
@@ -26,7 +27,13 @@ class RateLimiter:
     def __init__(self, limits: dict[str, str], redis_url: str | None = None):
         self._fallback = LocalMovingWindow()
         self._storage: Storage | None = (
-            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="chat-rl")
+            RedisStorage(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix="chat-rl",
+                # Documented by `limits`, though its option type omits it.
+                connection_pool=blocking_pool(redis_url),  # type: ignore[arg-type]
+            )
             if redis_url
             else None
         )
