@@ -82,6 +82,39 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
         self._publish_failing = False
         self._listen_client: Any = None
 
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str | None = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Emit on every instance; an emit to one of this instance's own sockets (its sid
+        room) stays here. Sids are unique to the instance that holds the socket, so every
+        other instance would decode such a message only to drop it: at a connect storm
+        that is one wasted Redis round trip and N-1 wasted decodes per handshake."""
+        room = to or room
+        namespace = namespace or "/"
+        if callback is None and isinstance(room, str) and self._is_local_sid(room, namespace):
+            kwargs["ignore_queue"] = True
+        await super().emit(
+            event,
+            data,
+            namespace=namespace,
+            room=room,
+            skip_sid=skip_sid,
+            callback=callback,
+            **kwargs,
+        )
+
+    def _is_local_sid(self, sid: str, namespace: str) -> bool:
+        """Whether `sid` is a socket of this instance (also while its connect handler runs)."""
+        return bool(self.is_connected(sid, namespace) or self.is_pre_connected(sid, namespace))
+
     async def publish_control(self, data: dict[str, Any]) -> None:
         """Run a control action on every instance, this one included (even if Redis is down)."""
         await self.emit(CONTROL_EVENT, data, namespace="/chat")

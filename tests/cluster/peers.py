@@ -40,6 +40,7 @@ GAP_FILL_DELAY_S = 0.3
 RETRYABLE = {"unavailable", "internal_error"}
 RECORDED = (
     "new_dm",
+    "unread",
     "presence",
     "user_typing",
     "user_stopped_typing",

@@ -5,12 +5,15 @@ logout and membership changes made on one instance reach sockets on the other.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.chat_helpers import api, create_room, join, private_room_with
 from tests.cluster.peers import Peer, eventually
@@ -258,3 +261,42 @@ async def test_membership_change_on_one_instance_reaches_sockets_on_the_other(
     await asyncio.sleep(0.5)
     assert after["id"] not in live_ids(b)
     assert control["id"] not in live_ids(b)
+
+
+async def test_emits_to_a_socket_of_this_instance_stay_off_redis(
+    module_cluster: Cluster, http, register, peers
+):
+    """The connect-time `unread` is for the new socket alone, which only its own instance
+    holds: it is not published for every other instance to decode and drop. Room
+    messages, whose members may be anywhere, still are."""
+    app1 = module_cluster[0]
+    alice = await register(app1)
+    bob = await register(app1)
+    room = await private_room_with(http, app1, alice, bob)
+    rid = room["id"]
+
+    listener = aioredis.from_url(module_cluster.redis.url())
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe("chat-socketio")
+    published: list[dict[str, Any]] = []
+
+    async def record() -> None:
+        async for item in pubsub.listen():
+            published.append(json.loads(item["data"]))
+
+    recorder = asyncio.create_task(record())
+    try:
+        a = await peers(app1.url, alice, rooms=(rid,))
+        await eventually(lambda: a.events["unread"], "unread at alice's new socket")
+        await a.send(rid, "for every instance")
+        await eventually(
+            lambda: [m for m in published if m.get("event") == "new_message"],
+            "the room message on the Redis channel",
+        )
+        assert not [m for m in published if m.get("event") == "unread"]
+    finally:
+        recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recorder
+        await pubsub.aclose()
+        await listener.aclose()
