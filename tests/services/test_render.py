@@ -5,7 +5,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from chat_server.services import render
 from chat_server.services.render import ALLOWED_TAGS, render_markdown
 
 
@@ -170,3 +173,43 @@ def test_plain_text_round_trips():
 
 def test_unicode_preserved():
     assert "héllo 世界 🙂" in render_markdown("héllo 世界 🙂")
+
+
+# Characters plain chat lines are made of, and the ones around them that make markdown
+# (or HTML escaping) act: the fast path for plain lines must never differ from the full
+# rendering.
+_PLAIN_CHARS = [*"abZ09 -'.,!?:;", "é", "ß", "Ж", "中", "٣", "😀"]
+_MARKUP_CHARS = [*'_*#>+`~|&<"[]()\\\n\t', "\u00a0"]
+
+
+def _full_rendering(content: str) -> str:
+    return render._cleaner.clean(render._md.render(content)).strip()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_PLAIN_CHARS + _MARKUP_CHARS), max_size=30)
+    | st.text(alphabet=st.sampled_from(_PLAIN_CHARS), max_size=30)
+)
+def test_plain_line_fast_path_renders_like_markdown(content: str) -> None:
+    assert render_markdown(content) == _full_rendering(content)
+
+
+@pytest.mark.parametrize(
+    ("content", "html"),
+    [
+        ("hello world", "<p>hello world</p>"),
+        ("don't stop-me now!", "<p>don't stop-me now!</p>"),
+        ("Привет, как дела?", "<p>Привет, как дела?</p>"),
+        ("10 people came", "<p>10 people came</p>"),
+        ("1. first", "<ol>\n<li>first</li>\n</ol>"),
+        ("2024.", '<ol start="2024">\n<li></li>\n</ol>'),
+        ("a  b", "<p>a  b</p>"),
+        (" lead", "<p>lead</p>"),
+        ("snake_case_name", "<p>snake_case_name</p>"),
+        ("_em_ here", "<p><em>em</em> here</p>"),
+    ],
+)
+def test_common_lines_render_as_markdown_says(content: str, html: str) -> None:
+    assert render_markdown(content) == html
+    assert render_markdown(content) == _full_rendering(content)
