@@ -416,6 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("floor", help="the kernel's cost of one fan-out: N loopback sends")
     p.add_argument("--n", type=_ints, default=[1000, 10000], help="comma list of socket counts")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument(
+        "--threads",
+        type=_ints,
+        default=[1],
+        help="comma list of sender thread counts; above 1 the sender may use every core",
+    )
     p.add_argument("--no-pin", action="store_true")
     p.add_argument("--tag", default="")
     p.set_defaults(fn=cmd_floor)

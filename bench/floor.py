@@ -7,6 +7,11 @@ finish sooner than this, so the last recipient of a lobby message can't get it s
 either: it is the bound under the lobby scenario's p99 (bench/README.md, "Lobby").
 
     python -m bench floor --n 10000 --repeats 20
+    python -m bench floor --n 10000 --threads 1,2   # slices sent from 2 threads, all cores
+
+With `--threads 2` the slices go out from two threads at once (`send` releases the GIL)
+and the sender may run on every core, the reader's included: what writing a big room
+from several threads could gain on this machine.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import selectors
 import socket
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import log, machine, save_result
@@ -53,8 +59,16 @@ def _reader(port: int, n: int, ready_w: int, cpu: int | None) -> None:
     os._exit(0)
 
 
-def measure(n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None) -> dict[str, Any]:
-    """Time `repeats` fan-outs of one frame to n sockets from one core."""
+def _send_all(conns: list[socket.socket]) -> None:
+    for c in conns:
+        c.send(FRAME)
+
+
+def measure(
+    n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None, threads: int = 1
+) -> dict[str, Any]:
+    """Time `repeats` fan-outs of one frame to n sockets, from one core (or `threads`
+    threads on any core)."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -65,7 +79,7 @@ def measure(n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None
     if pid == 0:
         _reader(port, n, ready_w, reader_cpu)
     try:
-        if server_cpu is not None:
+        if server_cpu is not None and threads == 1:
             os.sched_setaffinity(0, {server_cpu})
         conns = []
         for _ in range(n):
@@ -74,13 +88,17 @@ def measure(n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None
             c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conns.append(c)
         os.read(ready_r, 1)
+        slices = [conns[i::threads] for i in range(threads)]
         times_ms = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for c in conns:
-                c.send(FRAME)
-            times_ms.append((time.perf_counter() - t) * 1000.0)
-            time.sleep(GAP_S)
+        with ThreadPoolExecutor(threads) as senders:
+            for _ in range(repeats):
+                t = time.perf_counter()
+                if threads == 1:
+                    _send_all(conns)
+                else:
+                    list(senders.map(_send_all, slices))
+                times_ms.append((time.perf_counter() - t) * 1000.0)
+                time.sleep(GAP_S)
         for c in conns:
             c.close()
     finally:
@@ -89,6 +107,7 @@ def measure(n: int, repeats: int, server_cpu: int | None, reader_cpu: int | None
         listener.close()
     return {
         "n": n,
+        "threads": threads,
         "repeats": repeats,
         "fanout_ms": {
             "min": round(min(times_ms), 1),
@@ -105,16 +124,23 @@ def main(args: argparse.Namespace) -> None:
     reader_cpu = None if args.no_pin or not gen_cpus else gen_cpus[0]
     results = {}
     for n in args.n:
-        r = measure(n, args.repeats, server_cpu, reader_cpu)
-        log(
-            f"floor: {n} sends from one core: median {r['fanout_ms']['median']} ms "
-            f"({r['us_per_send_median']} us/send), min {r['fanout_ms']['min']} ms"
-        )
-        results[str(n)] = r
+        for threads in args.threads:
+            r = measure(n, args.repeats, server_cpu, reader_cpu, threads)
+            where = "one core" if threads == 1 else f"{threads} threads, any core"
+            log(
+                f"floor: {n} sends from {where}: median {r['fanout_ms']['median']} ms "
+                f"({r['us_per_send_median']} us/send), min {r['fanout_ms']['min']} ms"
+            )
+            results[str(n) if threads == 1 else f"{n}x{threads}t"] = r
     save_result(
         "floor",
         {
-            "params": {"n": args.n, "repeats": args.repeats, "frame_bytes": len(FRAME)},
+            "params": {
+                "n": args.n,
+                "threads": args.threads,
+                "repeats": args.repeats,
+                "frame_bytes": len(FRAME),
+            },
             "machine": machine(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "server_cpus": server_cpu,

@@ -84,17 +84,19 @@ def _connect_md(run: dict[str, Any]) -> list[str]:
 
 def _floor_md(run: dict[str, Any]) -> list[str]:
     lines = [
-        f"### one core sending one {run['params']['frame_bytes']}-byte frame to each of N "
+        f"### sending one {run['params']['frame_bytes']}-byte frame to each of N "
         f"loopback sockets (no server) — `{run['_file']}`",
         "",
-        "| N | fan-out min ms | median ms | max ms | µs per send (median) |",
-        "|---|---|---|---|---|",
+        "| N | sender | fan-out min ms | median ms | max ms | µs per send (median) |",
+        "|---|---|---|---|---|---|",
     ]
-    for n, r in run["results"].items():
+    for r in run["results"].values():
         t = r["fanout_ms"]
+        threads = r.get("threads", 1)
+        sender = "one core" if threads == 1 else f"{threads} threads, any core"
         lines.append(
-            f"| {int(n):,} | {_f(t['min'])} | {_f(t['median'])} | {_f(t['max'])} "
-            f"| {_f(r['us_per_send_median'], 2)} |"
+            f"| {int(r['n']):,} | {sender} | {_f(t['min'])} | {_f(t['median'])} "
+            f"| {_f(t['max'])} | {_f(r['us_per_send_median'], 2)} |"
         )
     return [*lines, ""]
 
