@@ -69,15 +69,27 @@ class DirectService:
             )
             return room_id
 
-        row, created = await self._store.persist(
-            user_id=user_id,
-            username=username,
-            authorize=authorize,
-            content=content,
-            message_type=message_type,
-            client_msg_id=client_msg_id,
-            file_id=file_id,
-        )
+        recipient_read: int | None = None
+        if file_id is None:
+            row, created, recipient_read = await self._store.persist_direct(
+                user_id=user_id,
+                username=username,
+                recipient_id=recipient_id,
+                authorize=authorize,
+                content=content,
+                message_type=message_type,
+                client_msg_id=client_msg_id,
+            )
+        else:
+            row, created = await self._store.persist(
+                user_id=user_id,
+                username=username,
+                authorize=authorize,
+                content=content,
+                message_type=message_type,
+                client_msg_id=client_msg_id,
+                file_id=file_id,
+            )
         message = views.direct_message(row, str(recipient_id))
         if not created:
             async with self._pool.acquire() as conn:
@@ -93,15 +105,17 @@ class DirectService:
             Event("new_dm", {"message": message}, Target.user(recipient_id))
         )
         await self._publisher.publish(Event("new_dm", {"message": message}, Target.user(user_id)))
-        async with self._pool.acquire() as conn:
-            membership = await room_store.get_membership(conn, row["room_id"], recipient_id)
-        if membership is not None:
+        if recipient_read is None:
+            async with self._pool.acquire() as conn:
+                membership = await room_store.get_membership(conn, row["room_id"], recipient_id)
+            recipient_read = None if membership is None else membership["last_read_seq"]
+        if recipient_read is not None:
             state = {
                 "roomId": room_id,
                 "userId": user_id,
                 "lastSeq": row["seq"],
-                "lastReadSeq": membership["last_read_seq"],
-                "unread": max(row["seq"] - membership["last_read_seq"], 0),
+                "lastReadSeq": recipient_read,
+                "unread": max(row["seq"] - recipient_read, 0),
             }
             await self._publisher.publish(
                 Event("unread", {"rooms": {room_id: state}}, Target.user(recipient_id))

@@ -21,6 +21,7 @@ from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.render import render_markdown
 from chat_server.services.rooms import readable_room, require_member
 from chat_server.services.typing import TypingService
+from chat_server.store import direct as direct_store
 from chat_server.store import files as file_store
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
@@ -66,7 +67,82 @@ class MessageStore:
         """
         uid = UUID(user_id)
         await self._count(uid, user_id, client_msg_id)
+        return await self._store(
+            uid,
+            username=username,
+            authorize=authorize,
+            content=content,
+            html=render_markdown(content),
+            message_type=message_type,
+            client_msg_id=client_msg_id,
+            file_id=file_id,
+        )
+
+    async def persist_direct(
+        self,
+        *,
+        user_id: str,
+        username: str,
+        recipient_id: UUID,
+        authorize: Authorize,
+        content: str,
+        message_type: str,
+        client_msg_id: str | None,
+    ) -> tuple[dict[str, Any], bool, int | None]:
+        """The hot path of `persist` for a text DM: one SQL round trip when the
+        conversation exists and the sender isn't blocked. Also returns the recipient's
+        read pointer (None when not read here).
+
+        Otherwise `persist`'s full path runs (counted once): `authorize` creates the
+        conversation, or refuses a blocked sender with its own error.
+        """
+        uid = UUID(user_id)
+        await self._count(uid, user_id, client_msg_id)
         html = render_markdown(content)
+        try:
+            async with self._pool.acquire() as conn:
+                row = await direct_store.insert_direct_message(
+                    conn,
+                    sender=uid,
+                    recipient=recipient_id,
+                    content=content,
+                    content_html=html,
+                    message_type=message_type,
+                    client_msg_id=client_msg_id,
+                )
+        except asyncpg.UniqueViolationError:
+            return await self._original(uid, client_msg_id), False, None
+        if row["pair_room_id"] is None or row["blocked"]:
+            stored, created = await self._store(
+                uid,
+                username=username,
+                authorize=authorize,
+                content=content,
+                html=html,
+                message_type=message_type,
+                client_msg_id=client_msg_id,
+                file_id=None,
+            )
+            return stored, created, None
+        recipient_read = row.pop("recipient_last_read_seq")
+        del row["pair_room_id"], row["blocked"]
+        row["username"] = row.get("username") or username
+        await self._typing.stop(user_id, str(row["room_id"]))
+        return row, True, recipient_read
+
+    async def _store(
+        self,
+        uid: UUID,
+        *,
+        username: str,
+        authorize: Authorize,
+        content: str,
+        html: str,
+        message_type: str,
+        client_msg_id: str | None,
+        file_id: UUID | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """`persist` after the rate limit and rendering: one transaction."""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 room_id = await authorize(conn)
@@ -88,7 +164,7 @@ class MessageStore:
         row["username"] = row.get("username") or username
         if attachment is not None:
             row.update({f"file_{k}": attachment[v] for k, v in _FILE_COLUMNS.items()})
-        await self._typing.stop(user_id, str(row["room_id"]))
+        await self._typing.stop(str(uid), str(row["room_id"]))
         return row, True
 
     async def persist_in_room(

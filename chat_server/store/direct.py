@@ -58,3 +58,32 @@ async def unblock(conn: asyncpg.Connection, blocker: UUID, blocked: UUID) -> Non
 
 async def is_blocked(conn: asyncpg.Connection, blocker: UUID, blocked: UUID) -> bool:
     return bool(await queries.direct.is_blocked(conn, blocker_id=blocker, blocked_id=blocked))
+
+
+async def insert_direct_message(
+    conn: asyncpg.Connection,
+    *,
+    sender: UUID,
+    recipient: UUID,
+    content: str,
+    content_html: str,
+    message_type: str,
+    client_msg_id: str | None,
+) -> dict[str, Any]:
+    """Store a text DM in an existing conversation in one round trip (one statement, so
+    atomic). The row says what happened: `pair_room_id` None (no conversation yet,
+    nothing stored), `blocked` (refused, nothing stored), or the message with the
+    recipient's `recipient_last_read_seq`."""
+    low, high = ordered_pair(sender, recipient)
+    row = await queries.direct.insert_direct_message(
+        conn,
+        user_low=low,
+        user_high=high,
+        user_id=sender,
+        recipient_id=recipient,
+        content=content,
+        content_html=content_html,
+        message_type=message_type,
+        client_msg_id=client_msg_id,
+    )
+    return dict(row)

@@ -54,3 +54,37 @@ DELETE FROM user_blocks WHERE blocker_id = :blocker_id AND blocked_id = :blocked
 -- name: is_blocked(blocker_id, blocked_id)$
 -- True when blocker_id has blocked blocked_id.
 SELECT EXISTS (SELECT 1 FROM user_blocks WHERE blocker_id = :blocker_id AND blocked_id = :blocked_id);
+
+-- name: insert_direct_message(user_low, user_high, user_id, recipient_id, content, content_html, message_type, client_msg_id)^
+-- The DM hot path in one statement, for a pair whose conversation exists: unless the
+-- recipient blocked the sender, take the room's next seq (row lock), store the message,
+-- move the sender's read pointer. One row always: pair_room_id NULL when there is no
+-- conversation yet, blocked true when refused, else the message and the recipient's
+-- read pointer.
+WITH pair AS (
+    SELECT room_id FROM direct_rooms WHERE user_low = :user_low AND user_high = :user_high
+), blocked AS (
+    SELECT EXISTS (
+        SELECT 1 FROM user_blocks WHERE blocker_id = :recipient_id AND blocked_id = :user_id
+    ) AS yes
+), next AS (
+    UPDATE rooms SET last_seq = last_seq + 1
+    WHERE id = (SELECT room_id FROM pair) AND NOT (SELECT yes FROM blocked)
+    RETURNING id, last_seq
+), ins AS (
+    INSERT INTO messages (room_id, seq, user_id, content, content_html, message_type,
+                          client_msg_id)
+    SELECT next.id, next.last_seq, :user_id, :content, :content_html, :message_type,
+           :client_msg_id
+    FROM next
+    RETURNING *
+), read AS (
+    UPDATE room_members SET last_read_seq = greatest(last_read_seq, (SELECT seq FROM ins)),
+                            last_delivered_seq = greatest(last_delivered_seq, (SELECT seq FROM ins))
+    WHERE room_id = (SELECT room_id FROM ins) AND user_id = :user_id
+)
+SELECT (SELECT room_id FROM pair) AS pair_room_id, (SELECT yes FROM blocked) AS blocked,
+       ins.*, (SELECT u.username FROM users u WHERE u.id = ins.user_id) AS username,
+       (SELECT rm.last_read_seq FROM room_members rm
+        WHERE rm.room_id = ins.room_id AND rm.user_id = :recipient_id) AS recipient_last_read_seq
+FROM (SELECT 1) AS one LEFT JOIN ins ON true;

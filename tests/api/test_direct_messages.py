@@ -191,6 +191,14 @@ async def test_blocking_stops_dms_and_unblocking_restores_them(server, http, reg
     status, body = await api(http, server, "DELETE", f"/api/users/{alice.id}/block", bob)
     assert status == 204, body
     await post_dm(http, server, alice, bob, "after the unblock")
+    # The refused messages took no place in the conversation: no gap in its seq.
+    status, page = await api(http, server, "GET", f"/api/direct-messages/{bob.id}", alice)
+    assert status == 200, page
+    assert [(m["seq"], m["content"]) for m in page["messages"]] == [
+        (1, "before the block"),
+        (2, "I can still talk"),
+        (3, "after the unblock"),
+    ]
 
     status, body = await api(http, server, "POST", f"/api/users/{bob.id}/block", bob)
     assert status == 400, body
