@@ -84,7 +84,12 @@ def event(
             outcome = "ok"
             try:
                 with structlog.contextvars.bound_contextvars(sid=sid, user_id=user_id, event=name):
-                    if state is None or (auth and state.principal is None):
+                    if state is None:
+                        # The socket left while this event waited for its turn (its
+                        # disconnect came in the same packets): nothing was done, and the
+                        # client should retry once reconnected, not think it signed out.
+                        raise Unavailable("Connection closed; retry")
+                    if auth and state.principal is None:
                         raise Unauthenticated("Authenticate first")
                     if len(args) > 1:
                         raise ValidationFailed(
