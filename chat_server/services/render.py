@@ -60,11 +60,12 @@ _cleaner = nh3.Cleaner(
 )
 
 # Most chat lines are plain words: letters and digits of any script, single spaces, a
-# hyphen or apostrophe inside a word, sentence marks after one. None of that means
+# hyphen, apostrophe, dot, comma or colon inside a word ("don't", "3.5", "12:30"),
+# sentence marks after one. None of that means
 # anything to markdown or needs escaping in HTML, so such a line renders as itself in a
 # paragraph (tests/services/test_render.py checks it against the full path) and skips
 # ~100 µs of markdown parsing per message. A line starting "1." is an ordered list.
-_PLAIN_WORD = r"[^\W_]+(?:[-'][^\W_]+)*[,.!?:;]*"
+_PLAIN_WORD = r"[^\W_]+(?:[-'.,:][^\W_]+)*[,.!?:;]*"
 _PLAIN = re.compile(rf"{_PLAIN_WORD}(?: {_PLAIN_WORD})*")
 _LIST_START = re.compile(r"\d+\.(?: |$)")
 

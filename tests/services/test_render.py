@@ -202,6 +202,8 @@ def test_plain_line_fast_path_renders_like_markdown(content: str) -> None:
         ("don't stop-me now!", "<p>don't stop-me now!</p>"),
         ("Привет, как дела?", "<p>Привет, как дела?</p>"),
         ("10 people came", "<p>10 people came</p>"),
+        ("at 12:30, 3.5 km e.g. 1,000", "<p>at 12:30, 3.5 km e.g. 1,000</p>"),
+        ("1.5 hours", "<p>1.5 hours</p>"),
         ("1. first", "<ol>\n<li>first</li>\n</ol>"),
         ("2024.", '<ol start="2024">\n<li></li>\n</ol>'),
         ("a  b", "<p>a  b</p>"),
