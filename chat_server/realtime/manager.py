@@ -11,7 +11,8 @@ local sockets through the encode-once path of `fanout.FastManager`) plus
 * publishing that fails fast while Redis is away: one attempt, then a short pause before
   the next (the library tries twice per emit and logs an error each time, and with an
   unreachable host every emit, hence every message ack, would wait for the connect
-  timeout). Emits to this instance's own sockets never wait for Redis.
+  timeout). Local delivery never waits for Redis, and an emit to one of this instance's
+  own sockets (its sid) does not go through Redis at all.
 
 The listener has a Redis client of its own: the library shares one between publishing and
 listening and replaces it on every reconnect, leaking the old one.
