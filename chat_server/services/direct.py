@@ -69,27 +69,16 @@ class DirectService:
             )
             return room_id
 
-        recipient_read: int | None = None
-        if file_id is None:
-            row, created, recipient_read = await self._store.persist_direct(
-                user_id=user_id,
-                username=username,
-                recipient_id=recipient_id,
-                authorize=authorize,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-            )
-        else:
-            row, created = await self._store.persist(
-                user_id=user_id,
-                username=username,
-                authorize=authorize,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-                file_id=file_id,
-            )
+        row, created, recipient_read = await self._store.persist_direct(
+            user_id=user_id,
+            username=username,
+            recipient_id=recipient_id,
+            authorize=authorize,
+            content=content,
+            message_type=message_type,
+            client_msg_id=client_msg_id,
+            file_id=file_id,
+        )
         message = views.direct_message(row, str(recipient_id))
         if not created:
             async with self._pool.acquire() as conn:

@@ -88,14 +88,26 @@ class MessageStore:
         content: str,
         message_type: str,
         client_msg_id: str | None,
+        file_id: UUID | None = None,
     ) -> tuple[dict[str, Any], bool, int | None]:
-        """The hot path of `persist` for a text DM: one SQL round trip when the
-        conversation exists and the sender isn't blocked. Also returns the recipient's
-        read pointer (None when not read here).
+        """`persist` for a DM, in one SQL round trip for text in a conversation that exists
+        with a sender who isn't blocked. Also returns the recipient's read pointer (None
+        when not read here).
 
         Otherwise `persist`'s full path runs (counted once): `authorize` creates the
         conversation, or refuses a blocked sender with its own error.
         """
+        if file_id is not None:
+            row, created = await self.persist(
+                user_id=user_id,
+                username=username,
+                authorize=authorize,
+                content=content,
+                message_type=message_type,
+                client_msg_id=client_msg_id,
+                file_id=file_id,
+            )
+            return row, created, None
         uid = UUID(user_id)
         await self._count(uid, user_id, client_msg_id)
         html = render_markdown(content)
@@ -126,9 +138,7 @@ class MessageStore:
             return stored, created, None
         recipient_read = row.pop("recipient_last_read_seq")
         del row["pair_room_id"], row["blocked"]
-        row["username"] = row.get("username") or username
-        await self._typing.stop(user_id, str(row["room_id"]))
-        return row, True, recipient_read
+        return await self._finish(row, user_id, username), True, recipient_read
 
     async def _store(
         self,
@@ -161,11 +171,9 @@ class MessageStore:
                 await message_store.advance_read_pointer(conn, room_id, uid, row["seq"])
         except asyncpg.UniqueViolationError:
             return await self._original(uid, client_msg_id), False
-        row["username"] = row.get("username") or username
         if attachment is not None:
             row.update({f"file_{k}": attachment[v] for k, v in _FILE_COLUMNS.items()})
-        await self._typing.stop(str(uid), str(row["room_id"]))
-        return row, True
+        return await self._finish(row, str(uid), username), True
 
     async def persist_in_room(
         self,
@@ -176,13 +184,29 @@ class MessageStore:
         content: str,
         message_type: str,
         client_msg_id: str | None,
+        file_id: UUID | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The hot path of `persist` for text in a room: one SQL round trip.
+        """`persist` for a room member, in one SQL round trip for text.
 
         The statement itself checks membership; only when it stores nothing is the
         reason looked up (404 for rooms the sender may not see, 403 for public rooms
-        not joined).
+        not joined). An attachment takes `persist`'s transaction.
         """
+        if file_id is not None:
+
+            async def authorize(conn: asyncpg.Connection) -> UUID:
+                await require_member(conn, room_id, UUID(user_id))
+                return room_id
+
+            return await self.persist(
+                user_id=user_id,
+                username=username,
+                authorize=authorize,
+                content=content,
+                message_type=message_type,
+                client_msg_id=client_msg_id,
+                file_id=file_id,
+            )
         uid = UUID(user_id)
         await self._count(uid, user_id, client_msg_id)
         html = render_markdown(content)
@@ -202,9 +226,14 @@ class MessageStore:
                     raise NotFound("Room not found")  # membership ended in between
         except asyncpg.UniqueViolationError:
             return await self._original(uid, client_msg_id), False
+        return await self._finish(row, user_id, username), True
+
+    async def _finish(self, row: dict[str, Any], user_id: str, username: str) -> dict[str, Any]:
+        """What every newly stored message gets: the sender's name (the statement may not
+        return it), and the sender stops typing in that room."""
         row["username"] = row.get("username") or username
-        await self._typing.stop(user_id, str(room_id))
-        return row, True
+        await self._typing.stop(user_id, str(row["room_id"]))
+        return row
 
     async def _count(self, uid: UUID, user_id: str, client_msg_id: str | None) -> None:
         """Count a send against the rate limit; over the limit, a retry of a stored
@@ -280,29 +309,15 @@ class MessageService:
         Returns the message object and whether it is new (a retry is not re-announced).
         """
 
-        async def authorize(conn: asyncpg.Connection) -> UUID:
-            await require_member(conn, room_id, UUID(user_id))
-            return room_id
-
-        if file_id is None:
-            row, created = await self._store.persist_in_room(
-                user_id=user_id,
-                username=username,
-                room_id=room_id,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-            )
-        else:
-            row, created = await self._store.persist(
-                user_id=user_id,
-                username=username,
-                authorize=authorize,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-                file_id=file_id,
-            )
+        row, created = await self._store.persist_in_room(
+            user_id=user_id,
+            username=username,
+            room_id=room_id,
+            content=content,
+            message_type=message_type,
+            client_msg_id=client_msg_id,
+            file_id=file_id,
+        )
         if str(row["room_id"]) != str(room_id):
             # The clientMsgId was first used for another room: not a retry of this send.
             raise Conflict("clientMsgId already used for another message")
