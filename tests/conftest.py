@@ -30,6 +30,12 @@ LOBBY_ID = "00000000-0000-4000-8000-000000000001"
 PASSWORD = "correct horse battery"
 
 
+async def delete_redis_keys(client: Any, prefix: str) -> None:
+    """Remove a test's own Redis keys (tests share the Redis database with other runs)."""
+    async for key in client.scan_iter(match=prefix + "*"):
+        await client.delete(key)
+
+
 def _db_url(name: str) -> str:
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     return f"{base}/{name}"

@@ -23,7 +23,7 @@ from chat_server.services.presence import (
     RedisPresenceRegistry,
 )
 from chat_server.store import rooms as room_store
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, delete_redis_keys
 
 
 @pytest.fixture
@@ -31,16 +31,11 @@ def prefix() -> str:
     return f"test:presence:{uuid.uuid4().hex}:"
 
 
-async def _delete_keys(client: aioredis.Redis, prefix: str) -> None:
-    async for key in client.scan_iter(match=prefix + "*"):
-        await client.delete(key)
-
-
 @pytest.fixture
 async def redis_client(prefix: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(REDIS_URL)
     yield client
-    await _delete_keys(client, prefix)
+    await delete_redis_keys(client, prefix)
     await client.aclose()
 
 
@@ -118,7 +113,7 @@ async def test_redis_heartbeat_re_registers_connections_redis_lost(
     reg = make_registry()
     alice = uid()
     await reg.add(alice, "a")
-    await _delete_keys(redis_client, prefix)
+    await delete_redis_keys(redis_client, prefix)
     assert await reg.online([alice]) == set()
     await reg.heartbeat([(alice, "a")])
     assert await reg.online([alice]) == {alice}

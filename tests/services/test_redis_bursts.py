@@ -17,7 +17,7 @@ from chat_server.errors import RateLimited
 from chat_server.redis_pool import redis_client
 from chat_server.services.presence import RedisPresenceRegistry
 from chat_server.services.ratelimit import RateLimiter
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, delete_redis_keys
 
 # Well above both redis-py's default pool (100) and ours.
 BURST = 300
@@ -31,8 +31,7 @@ async def _presence_burst(client: aioredis.Redis, prefix: str) -> list[object]:
 
 async def _cleanup(prefix: str) -> None:
     client = aioredis.from_url(REDIS_URL)
-    async for key in client.scan_iter(match=prefix + "*"):
-        await client.delete(key)
+    await delete_redis_keys(client, prefix)
     await client.aclose()
 
 
