@@ -214,7 +214,9 @@ def run_steps(
         log(
             f"{target.name} {plan.description} @ {rate:g} msg/s: {flag} deliveries/s {step['deliveries_per_s']:.0f} "
             f"p50 {step['latency_ms']['p50']} p99 {step['latency_ms']['p99']} loss {step['loss']} "
-            f"ack p99 {step['ack_latency_ms']['p99']} server cpu {step['server_cpu_pct']}% gen cpu {step['gen_cpu_pct']}%"
+            f"ack p99 {step['ack_latency_ms']['p99']} server cpu {step['server_cpu_pct']}% gen cpu {step['gen_cpu_pct']}% "
+            f"per message: first p50/max {step['per_message_ms']['first']['p50']}/{step['per_message_ms']['first']['max']} "
+            f"last p50/max {step['per_message_ms']['last']['p50']}/{step['per_message_ms']['last']['max']}"
         )
         if not step["pass"]:
             fails += 1
@@ -332,6 +334,8 @@ def run_step(
         "loss": loss,
         "deliveries_per_s": round(received / duration, 1),
         "latency_ms": summary(lat),
+        # Over messages: each one's first / median / last recipient's latency.
+        "per_message_ms": {k: summary(v) for k, v in got["per_message"].items()},
         "ack_latency_ms": summary(sent["ack_latency_ms"]),
         "max_send_lag_ms": round(sent["max_send_lag_ms"], 1),
         "generator_lagging": sent["max_send_lag_ms"] > 50,

@@ -35,6 +35,24 @@ def _floats(raw: bytes) -> array[float]:
     return a
 
 
+def per_message(sent: array[int], lat: array[float]) -> dict[str, list[float]]:
+    """Each message's first, median and last delivery latency (ms), grouped by its send
+    time: a message late for every recipient (the server's loop stalled) looks different
+    from one whose last recipients are late (a long fan-out)."""
+    by_msg: dict[int, list[float]] = {}
+    for s, v in zip(sent, lat, strict=True):
+        by_msg.setdefault(s, []).append(v)
+    first: list[float] = []
+    median: list[float] = []
+    last: list[float] = []
+    for values in by_msg.values():
+        values.sort()
+        first.append(values[0])
+        median.append(values[len(values) // 2])
+        last.append(values[-1])
+    return {"first": sorted(first), "median": sorted(median), "last": sorted(last)}
+
+
 class LoadGen:
     """`workers` processes, optionally pinned to `cpus`, each holding a share of sockets."""
 
@@ -236,11 +254,18 @@ class LoadGen:
             [{"cmd": "collect", "step": step, "reset_all": reset_all}] * self.n, 60, "collect"
         )
         lat = array("d")
+        sent = array("q")
         unmeasured = 0
         for r in replies:
             lat.extend(_floats(r["lat"]))
+            sent.frombytes(r["sent"])
             unmeasured += r["unmeasured"]
-        return {"count": len(lat), "latency_ms": sorted(lat), "unmeasured": unmeasured}
+        return {
+            "count": len(lat),
+            "latency_ms": sorted(lat),
+            "per_message": per_message(sent, lat),
+            "unmeasured": unmeasured,
+        }
 
     def status(self) -> dict[str, Any]:
         replies = self.call([{"cmd": "status"}] * self.n, 60, "status")

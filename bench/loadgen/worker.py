@@ -53,6 +53,9 @@ class Worker(Handler):
         self.fail_reasons: Counter[str] = Counter()
         self.close_reasons: Counter[str] = Counter()
         self.deliveries: dict[str, array[float]] = {}
+        # Each delivery's message send time (ns), parallel to `deliveries`: the coordinator
+        # groups latencies by message (first / median / last recipient of each message).
+        self.delivery_sent: dict[str, array[int]] = {}
         self.unmeasured = 0
         self.acks: dict[int, float] = {}
         self.ack_lat: array[float] = array("d")
@@ -102,7 +105,10 @@ class Worker(Handler):
         lat = self.deliveries.get(step)
         if lat is None:
             lat = self.deliveries[step] = array("d")
-        lat.append((now - int(sent_ns)) / 1e6)
+            self.delivery_sent[step] = array("q")
+        sent = int(sent_ns)
+        lat.append((now - sent) / 1e6)
+        self.delivery_sent[step].append(sent)
         self.counters[self.base + C_DELIVERED] += 1
 
     def on_ack(self, conn: SioConnection, ack_id: int, text: str, start: int) -> None:
@@ -302,9 +308,16 @@ class Worker(Handler):
 
     async def cmd_collect(self, cmd: dict[str, Any]) -> dict[str, Any]:
         lat = self.deliveries.pop(str(cmd["step"]), array("d"))
+        sent = self.delivery_sent.pop(str(cmd["step"]), array("q"))
         if cmd.get("reset_all"):
             self.deliveries.clear()
-        return {"count": len(lat), "lat": lat.tobytes(), "unmeasured": self.unmeasured}
+            self.delivery_sent.clear()
+        return {
+            "count": len(lat),
+            "lat": lat.tobytes(),
+            "sent": sent.tobytes(),
+            "unmeasured": self.unmeasured,
+        }
 
     async def cmd_status(self, cmd: dict[str, Any]) -> dict[str, Any]:
         alive_by_target: Counter[str] = Counter()
@@ -333,6 +346,7 @@ class Worker(Handler):
         self.stopping = False
         self.close_reasons.clear()
         self.deliveries.clear()
+        self.delivery_sent.clear()
         return {"closed": n}
 
     async def cmd_close(self, cmd: dict[str, Any]) -> dict[str, Any]:
