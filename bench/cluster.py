@@ -10,6 +10,9 @@ Two ways to run it:
   REDIS_URL, and HAProxy on 127.0.0.1:8110 with the repository's top-level `haproxy.cfg`
   (configured through CHAT_LISTEN / CHAT_BACKEND_n / CHAT_CHECK_INTER / CHAT_MAXCONN), or
   `--haproxy-cfg FILE`. Instances and HAProxy are pinned to the server cores.
+  `--targets ours,py,node` runs the same cluster shape with the baselines in turn (their
+  `--redis` mode: python-socketio's AsyncRedisManager, socket.io's redis adapter), behind
+  the same HAProxy configuration, so the cluster's figures have same-run ratios too.
 
 Senders and receivers of a room are spread over the instances by HAProxy's balancing, so
 most deliveries cross instances through Redis. HAProxy holds two descriptors per proxied
@@ -19,6 +22,7 @@ socket: with this machine's 20,000 descriptor limit it can proxy ~9,900 sockets.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -33,6 +37,7 @@ from bench.loadgen.pool import LoadGen
 from bench.targets import (
     Target,
     _popen,
+    baseline_cmd,
     chat_server_bin,
     cpus_from_args,
     external,
@@ -44,22 +49,29 @@ FRONT_PORT = 8110
 FIRST_BACKEND_PORT = 8111
 
 
-def _start_instances(target: Target, instances: int, cpus: str | None, redis_url: str) -> None:
-    """N `chat-server` instances on 8111.. sharing the bench database and Redis."""
+def _start_instances(
+    target: Target, name: str, instances: int, cpus: str | None, redis_url: str
+) -> None:
+    """N instances of `name` (ours, py or node) on 8111.. sharing Redis (ours also the
+    bench database)."""
     r = redis.Redis.from_url(redis_url)
     r.flushdb()  # the bench's own Redis database: presence, rate limits, blacklist
     r.close()
     for i in range(instances):
         port = FIRST_BACKEND_PORT + i
-        env = ours_env(
-            port=port,
-            database_url=fixtures.dsn(),
-            jwt_secret=fixtures.JWT_SECRET,
-            redis_url=redis_url,
-        )
-        env["INSTANCE_ID"] = f"bench-app{i + 1}"
-        log_path = RESULTS_DIR / "logs" / f"cluster-app{i + 1}.log"
-        proc = _popen([chat_server_bin()], env, log_path, cpus)
+        if name == "ours":
+            env = ours_env(
+                port=port,
+                database_url=fixtures.dsn(),
+                jwt_secret=fixtures.JWT_SECRET,
+                redis_url=redis_url,
+            )
+            env["INSTANCE_ID"] = f"bench-app{i + 1}"
+            cmd = [chat_server_bin()]
+        else:
+            cmd, env = baseline_cmd(name, port, redis_url)
+        log_path = RESULTS_DIR / "logs" / f"cluster-{name}-app{i + 1}.log"
+        proc = _popen(cmd, env, log_path, cpus)
         target.procs.append(proc)
         target.pids.append(proc.pid)
         wait_live(f"http://127.0.0.1:{port}", procs=[proc])
@@ -72,7 +84,7 @@ def launch_direct(instances: int, cpus: str | None, redis_url: str) -> Target:
     ports = [FIRST_BACKEND_PORT + i for i in range(instances)]
     target = Target(f"ours x{instances}", "ours", "127.0.0.1", ports[0], ports=ports)
     try:
-        _start_instances(target, instances, cpus, redis_url)
+        _start_instances(target, "ours", instances, cpus, redis_url)
     except Exception:
         target.stop()
         raise
@@ -80,7 +92,9 @@ def launch_direct(instances: int, cpus: str | None, redis_url: str) -> Target:
     return target
 
 
-def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) -> Target:
+def launch(name: str, instances: int, cpus: str | None, redis_url: str, cfg: str | None) -> Target:
+    """N instances of `name` (ours, py or node) sharing Redis behind HAProxy, all on
+    `cpus`: the same shape and proxy configuration for every target."""
     haproxy = shutil.which("haproxy") or (
         "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
     )
@@ -89,9 +103,15 @@ def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) ->
     cfg_path = cfg or str(REPO_DIR / "haproxy.cfg")
     if not os.path.exists(cfg_path):
         raise RuntimeError(f"{cfg_path} does not exist: pass --haproxy-cfg or --url")
-    target = Target("cluster", "ours", "127.0.0.1", FRONT_PORT, uses_tokens=True)
+    target = Target(
+        name,
+        "ours" if name == "ours" else "baseline",
+        "127.0.0.1",
+        FRONT_PORT,
+        uses_tokens=name == "ours",
+    )
     try:
-        _start_instances(target, instances, cpus, redis_url)
+        _start_instances(target, name, instances, cpus, redis_url)
         backends = [f"127.0.0.1:{FIRST_BACKEND_PORT + i}" for i in range(instances)]
         env = dict(os.environ)
         env.update(
@@ -105,7 +125,7 @@ def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) ->
         proc = _popen(
             [haproxy, "-db", "-f", cfg_path],
             env,
-            RESULTS_DIR / "logs" / "cluster-haproxy.log",
+            RESULTS_DIR / "logs" / f"cluster-{name}-haproxy.log",
             cpus,
         )
         target.procs.append(proc)
@@ -115,7 +135,10 @@ def launch(instances: int, cpus: str | None, redis_url: str, cfg: str | None) ->
     except Exception:
         target.stop()
         raise
-    log(f"cluster: {instances} instances {backends} behind haproxy {target.url} (cfg {cfg_path})")
+    log(
+        f"cluster: {instances} {name} instances {backends} behind haproxy {target.url} "
+        f"(cfg {cfg_path})"
+    )
     return target
 
 
@@ -129,20 +152,29 @@ def main(args: argparse.Namespace) -> None:
     plan = scenarios.rooms_plan(args.rooms, args.members, args.senders)
     opts = scenarios.RunOpts.from_args(args)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    target = (
-        launch(args.instances, server_cpus, args.redis_url, args.haproxy_cfg)
-        if args.launch
-        else external(args.url, [int(p) for p in args.pids.split(",") if p.strip()])
-    )
+    names = [t.strip() for t in args.targets.split(",") if t.strip()] if args.launch else ["ours"]
     results: dict[str, Any] = {}
-    try:
-        with LoadGen(args.workers, gen_cpus) as lg:
-            results["cluster"] = scenarios.run_steps(
-                target, lg, plan, opts, [p.pid for p in lg.procs]
+    with LoadGen(args.workers, gen_cpus) as lg:
+        for name in names:
+            target = (
+                launch(name, args.instances, server_cpus, args.redis_url, args.haproxy_cfg)
+                if args.launch
+                else external(args.url, [int(p) for p in args.pids.split(",") if p.strip()])
             )
-    finally:
-        if args.launch:
-            target.stop()
+            try:
+                results[name] = scenarios.run_steps(
+                    target, lg, plan, opts, [p.pid for p in lg.procs]
+                )
+            except Exception as exc:
+                log(f"{name} failed: {type(exc).__name__}: {exc}")
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                with contextlib.suppress(Exception):
+                    lg.disconnect()
+            finally:
+                if args.launch:
+                    if not target.alive():
+                        results[name]["server_died"] = True
+                    target.stop()
     save_result(
         f"cluster-{args.rooms}x{args.members}",
         {
@@ -151,7 +183,7 @@ def main(args: argparse.Namespace) -> None:
                 "members": args.members,
                 "senders_per_room": args.senders,
                 "instances": args.instances if args.launch else None,
-                "url": target.url,
+                "url": args.url or f"http://127.0.0.1:{FRONT_PORT}",
                 "rates": args.rates,
                 "duration_s": args.duration,
                 "deflate": args.deflate,
@@ -161,6 +193,11 @@ def main(args: argparse.Namespace) -> None:
             "server_cpus": server_cpus,
             "gen_cpus": gen_cpus,
             "results": results,
+            "ratios": {
+                "best_deliveries_per_s": scenarios.ratios(
+                    results, lambda r: (r.get("best") or {}).get("deliveries_per_s")
+                )
+            },
         },
         args.tag,
     )

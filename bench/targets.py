@@ -144,6 +144,28 @@ def chat_server_bin() -> str:
     return str(exe) if exe.exists() else (shutil.which("chat-server") or "chat-server")
 
 
+def baseline_cmd(
+    name: str, port: int, redis_url: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of baseline `name` ("py" or "node") on `port`, sharing
+    rooms with its other instances through Redis when `redis_url` is given."""
+    extra = ["--redis", redis_url] if redis_url else []
+    if name == "py":
+        script = BENCH_DIR / "baselines" / "py_server.py"
+        return [sys.executable, str(script), "--port", str(port), *extra], dict(os.environ)
+    if name == "node":
+        if not (BENCH_DIR / "node_modules" / "socket.io").exists():
+            raise RuntimeError(
+                "run `npm ci --prefix bench` first (socket.io for the Node baseline)"
+            )
+        node = shutil.which("node") or "node"
+        script = BENCH_DIR / "baselines" / "node_server.js"
+        return [node, str(script), "--port", str(port), *extra], dict(
+            os.environ, NODE_ENV="production"
+        )
+    raise ValueError(f"unknown baseline {name!r}")
+
+
 def start(
     name: str,
     *,
@@ -166,18 +188,9 @@ def start(
         )
         proc = _popen([chat_server_bin()], env, log_path, cpus)
         target = Target(name, "ours", "127.0.0.1", port, uses_tokens=True)
-    elif name == "py":
-        cmd = [sys.executable, str(BENCH_DIR / "baselines" / "py_server.py"), "--port", str(port)]
-        proc = _popen(cmd, dict(os.environ), log_path, cpus)
-        target = Target(name, "baseline", "127.0.0.1", port, uses_tokens=False)
-    elif name == "node":
-        node = shutil.which("node") or "node"
-        if not (BENCH_DIR / "node_modules" / "socket.io").exists():
-            raise RuntimeError(
-                "run `npm ci --prefix bench` first (socket.io for the Node baseline)"
-            )
-        cmd = [node, str(BENCH_DIR / "baselines" / "node_server.js"), "--port", str(port)]
-        proc = _popen(cmd, dict(os.environ, NODE_ENV="production"), log_path, cpus)
+    elif name in ("py", "node"):
+        cmd, env = baseline_cmd(name, port, redis_url)
+        proc = _popen(cmd, env, log_path, cpus)
         target = Target(name, "baseline", "127.0.0.1", port, uses_tokens=False)
     else:
         raise ValueError(f"unknown target {name!r}")
@@ -229,6 +242,7 @@ __all__ = [
     "LOBBY_ROOM_ID",
     "REPO_DIR",
     "Target",
+    "baseline_cmd",
     "cpus_from_args",
     "default_cpus",
     "external",

@@ -4,8 +4,10 @@
 // bench/baselines/py_server.py (rooms from the handshake auth, send_message -> new_message
 // to the room including the sender + ack, send_dm -> new_dm to both users, sync -> ack).
 // socket.io's defaults are kept (perMessageDeflate is off by default in socket.io 4).
+// With --redis URL, instances share rooms through @socket.io/redis-adapter (the bench's
+// `cluster` scenario runs several behind HAProxy, as it does ours).
 //
-// Run: node bench/baselines/node_server.js --port 8102
+// Run: node bench/baselines/node_server.js --port 8102 [--redis redis://127.0.0.1:6379/15]
 'use strict';
 
 const http = require('http');
@@ -19,9 +21,10 @@ const arg = (name, dflt) => {
 };
 const host = arg('--host', '127.0.0.1');
 const port = parseInt(arg('--port', '8102'), 10);
+const redisUrl = arg('--redis', null);
 
 const server = http.createServer((req, res) => {
-  if (req.url === '/health/live') {
+  if (req.url === '/health/live' || req.url === '/health/ready') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"status":"ok"}');
     return;
@@ -84,8 +87,23 @@ chat.on('connection', (socket) => {
   });
 });
 
-server.listen(port, host, () => {
-  console.log(`node socket.io baseline listening on http://${host}:${port}`);
+async function main() {
+  if (redisUrl) {
+    const { createClient } = require('redis');
+    const { createAdapter } = require('@socket.io/redis-adapter');
+    const pub = createClient({ url: redisUrl });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  server.listen(port, host, () => {
+    console.log(`node socket.io baseline listening on http://${host}:${port}` +
+      (redisUrl ? ` (redis adapter ${redisUrl})` : ''));
+  });
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
 });
 process.on('SIGTERM', () => process.exit(0));
 process.on('SIGINT', () => process.exit(0));

@@ -10,7 +10,10 @@ shapes as the chat server, so the same load generator drives both:
 - `send_dm` {recipientId, content} -> `new_dm` to `user:<recipient>` and `user:<sender>`.
 - `sync` -> ack {ok: true, rooms: {}} (lets Artillery open the namespace with an ack).
 
-Run: python bench/baselines/py_server.py --port 8101 [--deflate-off]
+With --redis URL, instances share rooms through python-socketio's AsyncRedisManager (the
+bench's `cluster` scenario runs several behind HAProxy, as it does ours).
+
+Run: python bench/baselines/py_server.py --port 8101 [--redis redis://127.0.0.1:6379/15]
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ class OrjsonCodec:
         return orjson.loads(s)
 
 
-def build() -> web.Application:
+def build(redis_url: str | None = None) -> web.Application:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=socketio.AsyncRedisManager(redis_url) if redis_url else None,
         json=OrjsonCodec,
         cors_allowed_origins="*",
         ping_interval=25,
@@ -107,6 +111,7 @@ def build() -> web.Application:
         return web.json_response({"status": "ok"})
 
     app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", live)  # what HAProxy checks in the cluster scenario
     return app
 
 
@@ -114,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8101)
+    parser.add_argument("--redis", default=None, help="share rooms with other instances")
     args = parser.parse_args()
     try:
         import uvloop
@@ -121,7 +127,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    web.run_app(build(), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(build(args.redis), host=args.host, port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":
