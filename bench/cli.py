@@ -289,6 +289,12 @@ def cmd_floor(args: argparse.Namespace) -> None:
     floor.main(args)
 
 
+def cmd_redis(args: argparse.Namespace) -> None:
+    from bench import redis_client
+
+    redis_client.main(args)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from bench import report
 
@@ -425,6 +431,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pin", action="store_true")
     p.add_argument("--tag", default="")
     p.set_defaults(fn=cmd_floor)
+
+    p = sub.add_parser("redis", help="client CPU per Redis command on the message path")
+    p.add_argument("--n", type=int, default=5000, help="commands per case")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--tag", default="")
+    p.set_defaults(fn=cmd_redis)
 
     p = sub.add_parser("report", help="RESULTS.md and PNG plots from bench/results/*.json")
     p.add_argument(

@@ -193,6 +193,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         )
         log.info("services_ready", instance=config.instance_id)
         yield
+        await limiter.close()
 
     return _services
 
@@ -222,6 +223,8 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     await stop_pings(sio)
     await app[NAMESPACE_KEY].close()
     await presence.close()
+    if isinstance(sio.manager, ClusterManager):
+        await sio.manager.close()
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,6 @@
-"""Rate limits with the `limits` package: memory storage alone, Redis storage in a cluster."""
+"""Rate limits in the `limits` notation: moving windows in memory alone, in Redis in a
+cluster (both counted by our own small classes: `limits`' storages cost too much CPU on the
+message path, see local_limits.py and redis_limits.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +8,11 @@ import time
 
 import structlog
 from limits import RateLimitItem, parse
-from limits.aio.storage import RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from chat_server.errors import RateLimited
-from chat_server.redis_pool import blocking_pool
+from chat_server.redis_pipe import RedisPipe
 from chat_server.services.local_limits import LocalMovingWindow
+from chat_server.services.redis_limits import RedisMovingWindow
 
 log = structlog.get_logger(__name__)
 
@@ -26,20 +27,9 @@ class RateLimiter:
 
     def __init__(self, limits: dict[str, str], redis_url: str | None = None):
         self._fallback = LocalMovingWindow()
-        self._storage: Storage | None = (
-            RedisStorage(
-                "async+" + redis_url,
-                implementation="redispy",
-                key_prefix="chat-rl",
-                # Documented by `limits`, though its option type omits it.
-                connection_pool=blocking_pool(redis_url),  # type: ignore[arg-type]
-            )
-            if redis_url
-            else None
-        )
-        self._strategy: MovingWindowRateLimiter | LocalMovingWindow = (
-            MovingWindowRateLimiter(self._storage) if self._storage is not None else self._fallback
-        )
+        self._pipe = RedisPipe(redis_url) if redis_url else None
+        self._shared = RedisMovingWindow(self._pipe) if self._pipe is not None else None
+        self._strategy: RedisMovingWindow | LocalMovingWindow = self._shared or self._fallback
         self._limits: dict[str, RateLimitItem] = {k: parse(v) for k, v in limits.items()}
 
     async def hit(self, name: str, key: str) -> None:
@@ -53,7 +43,7 @@ class RateLimiter:
 
     async def _apply(self, name: str, key: str, *, count: bool) -> None:
         item = self._limits[name]
-        strategy: MovingWindowRateLimiter | LocalMovingWindow = self._strategy
+        strategy: RedisMovingWindow | LocalMovingWindow = self._strategy
         try:
             allowed = await (strategy.hit if count else strategy.test)(item, name, key)
         except Exception as exc:  # Redis down or timing out: degrade to local counting
@@ -72,5 +62,10 @@ class RateLimiter:
     async def reset(self) -> None:
         """Forget every counter (tests and operators)."""
         self._fallback.reset()
-        if self._storage is not None:
-            await self._storage.reset()
+        if self._shared is not None:
+            await self._shared.reset()
+
+    async def close(self) -> None:
+        """Close the Redis connection (shutdown)."""
+        if self._pipe is not None:
+            await self._pipe.close()
