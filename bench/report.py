@@ -101,6 +101,20 @@ def _floor_md(run: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _redis_md(run: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### client CPU per Redis command on the message path — `{run['_file']}`",
+        "",
+        "| command and client | µs CPU, one at a time | µs CPU, "
+        f"{run['params']['concurrency']} in flight |",
+        "|---|---|---|",
+    ]
+    for name, r in run["results"].items():
+        conc = next(v for k, v in r.items() if k != "sequential")
+        lines.append(f"| {name} | {_f(r['sequential']['cpu_us'])} | {_f(conc['cpu_us'])} |")
+    return [*lines, ""]
+
+
 def _ratios_line(run: dict[str, Any]) -> str:
     parts = []
     for metric, rs in (run.get("ratios") or {}).items():
@@ -117,6 +131,7 @@ def _steps_md(run: dict[str, Any], title: str) -> list[str]:
     lines = [
         f"### {title} — `{run['_file']}`",
         "",
+        *([f"_{run['note']}_", ""] if run.get("note") else []),
         "| target | rate msg/s | deliveries/s | p50 ms | p95 ms | p99 ms | max ms | loss | ack p50 ms | ack p99 ms | ack errors | server CPU % | gen CPU % | pass |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -327,6 +342,7 @@ def main(args: argparse.Namespace) -> None:
         "api": [],
         "artillery": [],
         "floor": [],
+        "redis": [],
     }
     for run in chosen:
         key = run["_key"]
@@ -358,6 +374,8 @@ def main(args: argparse.Namespace) -> None:
                 sections["artillery"] += _artillery_md(run)
             elif key.startswith("floor"):
                 sections["floor"] += _floor_md(run)
+            elif key.startswith("redis-clients"):
+                sections["redis"] += _redis_md(run)
         except (KeyError, TypeError) as exc:
             sections.setdefault("unreadable", []).append(f"- `{run['_file']}`: {exc}")
     titles = {
@@ -369,6 +387,7 @@ def main(args: argparse.Namespace) -> None:
         "api": "HTTP API",
         "artillery": "Artillery cross-check",
         "floor": "The machine's floor for one fan-out",
+        "redis": "Redis clients",
         "unreadable": "Unreadable files",
     }
     for k, lines in sections.items():
