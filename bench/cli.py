@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -102,17 +101,7 @@ def for_targets(
                 database_url=fixtures.dsn(),
                 jwt_secret=fixtures.JWT_SECRET,
             )
-            try:
-                results[name] = fn(target, lg, gen_pids)
-            except Exception as exc:
-                log(f"{name} failed: {type(exc).__name__}: {exc}")
-                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                with contextlib.suppress(Exception):
-                    lg.disconnect()
-            finally:
-                if not target.alive():
-                    results[name]["server_died"] = True
-                target.stop()
+            results[name] = scenarios.run_target(target, lg, lambda t=target: fn(t, lg, gen_pids))
             time.sleep(2.0)
     return {"results": results, "server_cpus": server_cpus, "gen_cpus": gen_cpus}
 

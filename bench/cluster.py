@@ -22,7 +22,6 @@ socket: with this machine's 20,000 descriptor limit it can proxy ~9,900 sockets.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import subprocess
@@ -161,20 +160,11 @@ def main(args: argparse.Namespace) -> None:
                 if args.launch
                 else external(args.url, [int(p) for p in args.pids.split(",") if p.strip()])
             )
-            try:
-                results[name] = scenarios.run_steps(
-                    target, lg, plan, opts, [p.pid for p in lg.procs]
-                )
-            except Exception as exc:
-                log(f"{name} failed: {type(exc).__name__}: {exc}")
-                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                with contextlib.suppress(Exception):
-                    lg.disconnect()
-            finally:
-                if args.launch:
-                    if not target.alive():
-                        results[name]["server_died"] = True
-                    target.stop()
+            results[name] = scenarios.run_target(
+                target,
+                lg,
+                lambda t=target: scenarios.run_steps(t, lg, plan, opts, [p.pid for p in lg.procs]),
+            )
     save_result(
         f"cluster-{args.rooms}x{args.members}",
         {

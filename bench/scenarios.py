@@ -12,6 +12,7 @@ counts as lost, as does a send whose ack says ok:false or never comes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -512,6 +513,23 @@ def run_connect(
 
 
 # -- multi-target runner ----------------------------------------------------------------
+
+
+def run_target(target: Target, lg: LoadGen, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One target's share of a multi-target run, then the target stopped: a failure becomes
+    that target's result (`error`) so the others still run, and a server that died on the
+    way is flagged (`server_died`)."""
+    try:
+        result = run()
+    except Exception as exc:
+        log(f"{target.name} failed: {type(exc).__name__}: {exc}")
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+        with contextlib.suppress(Exception):
+            lg.disconnect()
+    if not target.alive():
+        result["server_died"] = True
+    target.stop()
+    return result
 
 
 def ratios(

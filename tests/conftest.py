@@ -36,6 +36,18 @@ async def delete_redis_keys(client: Any, prefix: str) -> None:
         await client.delete(key)
 
 
+@pytest.fixture()
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the shared Redis database, emptied afterwards."""
+    import redis.asyncio as aioredis
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    yield prefix
+    client = aioredis.from_url(REDIS_URL)
+    await delete_redis_keys(client, prefix)
+    await client.aclose()
+
+
 def _db_url(name: str) -> str:
     base, _, _ = PG_ADMIN_URL.rpartition("/")
     return f"{base}/{name}"

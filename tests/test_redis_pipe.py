@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,16 +14,12 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from chat_server.redis_pipe import RECONNECT_BACKOFF_S, RedisPipe
-from tests.conftest import REDIS_URL, delete_redis_keys
+from tests.conftest import REDIS_URL
 
 
 @pytest.fixture()
-async def prefix() -> AsyncIterator[str]:
-    p = f"test:pipe:{uuid.uuid4().hex}:"
-    yield p
-    client = aioredis.from_url(REDIS_URL)
-    await delete_redis_keys(client, p)
-    await client.aclose()
+def prefix(redis_prefix: str) -> str:
+    return redis_prefix + ":"
 
 
 @pytest.fixture()

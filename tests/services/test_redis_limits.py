@@ -7,27 +7,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 from limits import parse
 
 from chat_server.errors import RateLimited
 from chat_server.redis_pipe import RedisPipe
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.redis_limits import RedisMovingWindow
-from tests.conftest import REDIS_URL, delete_redis_keys
-
-
-@pytest.fixture()
-async def prefix() -> AsyncIterator[str]:
-    p = f"test-rl-{uuid.uuid4().hex}"
-    yield p
-    client = aioredis.from_url(REDIS_URL)
-    await delete_redis_keys(client, p)
-    await client.aclose()
+from tests.conftest import REDIS_URL
 
 
 @pytest.fixture()
@@ -38,8 +27,8 @@ async def pipes() -> AsyncIterator[list[RedisPipe]]:
         await p.close()
 
 
-async def test_instances_share_one_count(pipes: list[RedisPipe], prefix: str) -> None:
-    one, two = (RedisMovingWindow(p, prefix=prefix) for p in pipes)
+async def test_instances_share_one_count(pipes: list[RedisPipe], redis_prefix: str) -> None:
+    one, two = (RedisMovingWindow(p, prefix=redis_prefix) for p in pipes)
     item = parse("3/minute")
     results = [await w.hit(item, "messages", "u1") for w in (one, two, one, two)]
     assert results == [True, True, True, False]
@@ -49,16 +38,16 @@ async def test_instances_share_one_count(pipes: list[RedisPipe], prefix: str) ->
 
 
 async def test_a_concurrent_burst_allows_exactly_the_limit(
-    pipes: list[RedisPipe], prefix: str
+    pipes: list[RedisPipe], redis_prefix: str
 ) -> None:
-    windows = [RedisMovingWindow(p, prefix=prefix) for p in pipes]
+    windows = [RedisMovingWindow(p, prefix=redis_prefix) for p in pipes]
     item = parse("50/minute")
     results = await asyncio.gather(*(windows[i % 2].hit(item, "k") for i in range(200)))
     assert results.count(True) == 50
 
 
-async def test_the_window_moves(pipes: list[RedisPipe], prefix: str) -> None:
-    window = RedisMovingWindow(pipes[0], prefix=prefix)
+async def test_the_window_moves(pipes: list[RedisPipe], redis_prefix: str) -> None:
+    window = RedisMovingWindow(pipes[0], prefix=redis_prefix)
     item = parse("2/second")
     assert [await window.hit(item, "k") for _ in range(3)] == [True, True, False]
     stats = await window.get_window_stats(item, "k")
@@ -69,8 +58,8 @@ async def test_the_window_moves(pipes: list[RedisPipe], prefix: str) -> None:
     assert await window.hit(item, "k") is True
 
 
-async def test_reset_forgets_every_counter(pipes: list[RedisPipe], prefix: str) -> None:
-    window = RedisMovingWindow(pipes[0], prefix=prefix)
+async def test_reset_forgets_every_counter(pipes: list[RedisPipe], redis_prefix: str) -> None:
+    window = RedisMovingWindow(pipes[0], prefix=redis_prefix)
     item = parse("1/hour")
     assert await window.hit(item, "a") and await window.hit(item, "b")
     await window.reset()
