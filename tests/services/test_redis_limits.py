@@ -81,3 +81,14 @@ async def test_the_limiter_counts_locally_at_once_while_redis_is_away() -> None:
         assert time.monotonic() - started < 1.0
     finally:
         await limiter.close()
+
+
+async def test_a_redis_without_the_script_gets_it_on_first_use(
+    pipes: list[RedisPipe], redis_prefix: str
+) -> None:
+    """A restarted (or flushed) Redis has no cached scripts: the hit must still count."""
+    await pipes[0].execute("SCRIPT", "FLUSH")
+    window = RedisMovingWindow(pipes[0], prefix=redis_prefix)
+    item = parse("1/minute")
+    assert await window.hit(item, "k") is True
+    assert await window.hit(item, "k") is False
