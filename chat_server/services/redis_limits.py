@@ -67,7 +67,8 @@ class RedisMovingWindow:
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         now = time.time()
         hits = await self._pipe.execute("LRANGE", self._key(item, identifiers), 0, item.amount - 1)
-        inside = [float(h) for h in hits if float(h) > now - item.get_expiry()]
+        horizon = now - item.get_expiry()
+        inside = [t for t in map(float, hits) if t > horizon]
         reset = (min(inside) if inside else now) + item.get_expiry()
         return WindowStats(reset, max(item.amount - len(inside), 0))
 
