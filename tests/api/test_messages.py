@@ -87,6 +87,20 @@ async def test_content_is_stored_exactly_as_sent(server, http, register):
     assert page["messages"][0]["content"] == content
 
 
+async def test_a_bare_url_is_a_link_that_opens_in_a_new_tab(server, http, register):
+    user = await register(server)
+    content = "docs at https://example.com/guide. and javascript:alert(1)"
+    status, body = await post_message(http, server, user, content)
+    assert status == 201, body
+    html = body["message"]["contentHtml"]
+    assert (
+        '<a href="https://example.com/guide" target="_blank" '
+        'rel="noopener noreferrer nofollow">https://example.com/guide</a>.'
+    ) in html
+    assert html.count("<a ") == 1
+    assert body["message"]["content"] == content
+
+
 async def test_seq_increases_by_one_per_message(server, http, register):
     user = await register(server)
     seqs = []

@@ -136,7 +136,7 @@ def test_links_render_with_safe_rel():
     assert links[0]["href"] == "https://example.com/docs?a=1&b=2"
     rel = set((links[0].get("rel") or "").split())
     assert {"noopener", "noreferrer", "nofollow"} <= rel
-    assert "target" not in links[0]
+    assert links[0]["target"] == "_blank"
 
 
 def test_mailto_and_autolink():
@@ -215,3 +215,55 @@ def test_plain_line_fast_path_renders_like_markdown(content: str) -> None:
 def test_common_lines_render_as_markdown_says(content: str, html: str) -> None:
     assert render_markdown(content) == html
     assert render_markdown(content) == _full_rendering(content)
+
+
+def _links(html: str) -> list[dict[str, str | None]]:
+    return [attrs for tag, attrs in assert_safe(html).tags if tag == "a"]
+
+
+@pytest.mark.parametrize(
+    ("content", "href"),
+    [
+        ("https://example.com", "https://example.com"),
+        ("see http://example.com/a?b=1&c=2#d now", "http://example.com/a?b=1&c=2#d"),
+        ("look: https://example.com/path.", "https://example.com/path"),
+        ("(https://example.com/x)", "https://example.com/x"),
+        ("**https://example.com**", "https://example.com"),
+        (
+            "https://пример.рф/путь",
+            "https://xn--e1afmkfd.xn--p1ai/%D0%BF%D1%83%D1%82%D1%8C",
+        ),
+    ],
+)
+def test_bare_urls_become_links_that_open_in_a_new_tab(content, href):
+    links = _links(render_markdown(content))
+    assert len(links) == 1, render_markdown(content)
+    assert links[0]["href"] == href
+    assert links[0]["target"] == "_blank"
+    assert set((links[0]["rel"] or "").split()) == {"noopener", "noreferrer", "nofollow"}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "javascript:alert(1)",
+        "javascript://example.com/%0aalert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "vbscript:msgbox(1)",
+        "ftp://example.com/file",
+        "example.com and www.example.com",
+        "mail me at a@example.com",
+        "`https://example.com` in code",
+        "```\nhttps://example.com\n```",
+    ],
+)
+def test_only_bare_http_urls_are_linked(content):
+    assert _links(render_markdown(content)) == []
+
+
+def test_a_line_without_a_url_keeps_the_fast_path(monkeypatch):
+    def no_parser(_content: str) -> str:
+        raise AssertionError("the markdown parser ran for a plain line")
+
+    monkeypatch.setattr(render._md, "render", no_parser)
+    assert render_markdown("see you at 12:30, ok?") == "<p>see you at 12:30, ok?</p>"
