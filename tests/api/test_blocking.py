@@ -159,7 +159,9 @@ async def test_invitations_and_joins_carry_the_current_username(server, http, re
     alice = await register(server)
     bob = await register(server)
     new_name = unique_name("renamed")
-    status, body = await api(http, server, "PUT", "/api/users/me", alice, json={"username": new_name})
+    status, body = await api(
+        http, server, "PUT", "/api/users/me", alice, json={"username": new_name}
+    )
     assert status == 200, body
     room = await create_room(http, server, alice, private=True)
 
@@ -168,3 +170,25 @@ async def test_invitations_and_joins_carry_the_current_username(server, http, re
     )
     assert status == 201, body
     assert body["invitedBy"] == {"id": alice.id, "username": new_name}
+
+
+async def test_blocking_withdraws_the_blocked_users_pending_invitations(server, http, register):
+    alice = await register(server)
+    bob = await register(server)
+    carol = await register(server)
+    from_alice = await create_room(http, server, alice, private=True)
+    from_carol = await create_room(http, server, carol, private=True)
+    for owner, room in ((alice, from_alice), (carol, from_carol)):
+        status, body = await api(
+            http, server, "POST", f"/api/rooms/{room['id']}/invites", owner, json={"userId": bob.id}
+        )
+        assert status == 201, body
+
+    status, body = await api(http, server, "POST", f"/api/users/{alice.id}/block", bob)
+    assert status == 204, body
+
+    status, body = await api(http, server, "GET", "/api/invites", bob)
+    assert status == 200, body
+    assert [i["room"]["id"] for i in body["invites"]] == [from_carol["id"]]
+    status, body = await api(http, server, "POST", f"/api/rooms/{from_alice['id']}/join", bob)
+    assert status == 404, body

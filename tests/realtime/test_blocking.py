@@ -62,9 +62,7 @@ async def test_send_message_into_the_dm_room_is_refused_after_a_block(
     await _refused(a, "send_message", {"roomId": rid, "content": "sneaky"})
     await _refused(a, "send_message", {"roomId": rid, "content": "again", "clientMsgId": "s-1"})
     pic = await upload_ok(http, server, alice, "pic.png", plain_png())
-    await _refused(
-        a, "send_message", {"roomId": rid, "fileId": pic["id"], "messageType": "image"}
-    )
+    await _refused(a, "send_message", {"roomId": rid, "fileId": pic["id"], "messageType": "image"})
     await _refused(a, "send_dm", {"recipientId": bob.id, "content": "and this"})
 
     # Nothing reached bob and nothing was stored.
@@ -105,9 +103,7 @@ async def test_typing_from_a_blocked_user_does_not_reach_the_blocker(
     await wait_match(b, "user_typing", in_room(rid, alice.id))
 
 
-async def test_typing_that_began_before_a_block_is_still_ended(
-    server, http, register, sio_connect
-):
+async def test_typing_that_began_before_a_block_is_still_ended(server, http, register, sio_connect):
     """A stop only clears an indicator the blocker already sees; it tells them nothing new."""
     alice = await register(server)
     bob = await register(server)
@@ -148,7 +144,9 @@ async def test_typing_and_joins_carry_the_current_username(server, http, registe
     room = await create_room(http, server, bob)
     rid = room["id"]
     new_name = unique_name("renamed")
-    status, body = await api(http, server, "PUT", "/api/users/me", alice, json={"username": new_name})
+    status, body = await api(
+        http, server, "PUT", "/api/users/me", alice, json={"username": new_name}
+    )
     assert status == 200, body
 
     await call_ok(a, "join_room", {"roomId": rid})
