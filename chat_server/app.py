@@ -163,7 +163,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         presence = PresenceService(
             pool, publisher, registry, max_connections_per_user=config.max_connections_per_user
         )
-        typing = TypingService(publisher)
+        typing = TypingService(publisher, pool)
         store = MessageStore(pool, limiter, typing)
         app[SERVICES] = Services(
             auth=AuthService(

@@ -284,7 +284,8 @@ OPERATIONS: tuple[Op, ...] = (
         path_schema=RoomPathSchema,
         body=InviteSchema,
         description="Owners and admins only. Rate limited per user. 201 for a new "
-        "invitation (the invitee gets `room_invite`), 200 when it already existed.",
+        "invitation (the invitee gets `room_invite`), 200 when it already existed; 403 when "
+        "the invitee blocked the caller (nothing stored).",
     ),
     Op(
         "get",
@@ -326,7 +327,8 @@ OPERATIONS: tuple[Op, ...] = (
         path_schema=RoomPathSchema,
         body=PostMessageSchema,
         description="201 when stored; 200 with the original when `clientMsgId` was already "
-        "used for this room (an idempotent retry).",
+        "used for this room (an idempotent retry). 403 in a public room not joined, or in a "
+        "direct conversation whose other member blocked the caller.",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
     # -- direct messages ---------------------------------------------------------------
@@ -498,7 +500,8 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
     ClientEvent(
         "typing_start",
         "Start (or renew) typing in a room or DM; the others get "
-        "`user_typing`. Expires by itself after a few seconds.",
+        "`user_typing`. Expires by itself after a few seconds. Refused (`forbidden`) in a "
+        "DM whose other member blocked the sender.",
         TypingSchema,
         r.RoomIdSchema,
     ),

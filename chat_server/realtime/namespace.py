@@ -308,7 +308,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         who = _who(state)
         await self.services.limiter.hit("typing", who.user_id)
         room_id = await self._typing_room(state, data)
-        await self.services.typing.start(who.user_id, who.username, room_id)
+        await self.services.typing.start(who.user_id, room_id)
         return {"roomId": room_id}
 
     @event(_TYPING)
@@ -317,7 +317,7 @@ class ChatNamespace(socketio.AsyncNamespace):
     ) -> dict[str, Any]:
         await self.services.limiter.hit("typing", _who(state).user_id)
         room_id = await self._typing_room(state, data)
-        await self.services.typing.stop(_who(state).user_id, room_id)
+        await self.services.typing.stop_requested(_who(state).user_id, room_id)
         return {"roomId": room_id}
 
     @event(_MARK_READ)

@@ -11,9 +11,10 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chat_server.errors import Conflict, NotFound, ValidationFailed
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
+from chat_server.services.access import refuse_blocked
 from chat_server.services.messages import MessageStore, history_page
 from chat_server.services.presence import PresenceService
 from chat_server.store import direct as direct_store
@@ -62,8 +63,9 @@ class DirectService:
             nonlocal created_room
             if await user_store.get_user(conn, recipient_id) is None:
                 raise NotFound("User not found")
-            if await direct_store.is_blocked(conn, recipient_id, sender):
-                raise Forbidden("This user does not accept your messages")
+            # The posting rule's block part (services/access.py); the one-statement fast
+            # path in `persist_direct` applies it in SQL and comes here when refused.
+            await refuse_blocked(conn, sender, recipient_id)
             room_id, created_room = await direct_store.get_or_create_direct_room(
                 conn, sender, recipient_id
             )

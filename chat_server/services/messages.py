@@ -17,9 +17,10 @@ import structlog
 from chat_server.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
+from chat_server.services.access import may_post
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.render import render_markdown
-from chat_server.services.rooms import readable_room, require_member
+from chat_server.services.rooms import readable_room
 from chat_server.services.typing import TypingService
 from chat_server.store import direct as direct_store
 from chat_server.store import files as file_store
@@ -188,14 +189,15 @@ class MessageStore:
     ) -> tuple[dict[str, Any], bool]:
         """`persist` for a room member, in one SQL round trip for text.
 
-        The statement itself checks membership; only when it stores nothing is the
-        reason looked up (404 for rooms the sender may not see, 403 for public rooms
-        not joined). An attachment takes `persist`'s transaction.
+        The statement itself applies the posting rule (`access.may_post`: membership, and
+        no block in a direct room); only when it stores nothing is the reason looked up
+        (404 for rooms the sender may not see, 403 for public rooms not joined or a blocked
+        sender). An attachment takes `persist`'s transaction, authorized by `may_post`.
         """
         if file_id is not None:
 
             async def authorize(conn: asyncpg.Connection) -> UUID:
-                await require_member(conn, room_id, UUID(user_id))
+                await may_post(conn, room_id, UUID(user_id))
                 return room_id
 
             return await self.persist(
@@ -222,8 +224,9 @@ class MessageStore:
                     client_msg_id=client_msg_id,
                 )
                 if row is None:
-                    await require_member(conn, room_id, uid)
-                    raise NotFound("Room not found")  # membership ended in between
+                    await may_post(conn, room_id, uid)
+                    # The rule allows it now: membership or a block changed in between.
+                    raise Conflict("Your access to this room changed; retry")
         except asyncpg.UniqueViolationError:
             return await self._original(uid, client_msg_id), False
         return await self._finish(row, user_id, username), True

@@ -1,7 +1,8 @@
 """Rooms: create, list, describe, join, leave, members and invites.
 
 Access rule for every room operation: a private or direct room the caller is not in (and,
-for private rooms, not invited to) is indistinguishable from one that does not exist.
+for private rooms, not invited to) is indistinguishable from one that does not exist. Who
+may post or act inside a room is `services/access.py`'s rule.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import asyncpg
 from chat_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
+from chat_server.services.access import INVITE_BLOCKED_MESSAGE, refuse_blocked
+from chat_server.services.access import require_member as require_member
 from chat_server.services.presence import PresenceService
 from chat_server.services.typing import TypingService
 from chat_server.store import rooms as room_store
@@ -48,20 +51,6 @@ async def readable_room(
             return room
         raise Forbidden("Join the room first")
     raise NotFound("Room not found")
-
-
-async def require_member(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> dict[str, Any]:
-    """The membership row; a public room's non-member (or a private room's invitee) is
-    told to join, others get 404."""
-    membership = await room_store.get_membership(conn, room_id, user_id)
-    if membership is not None:
-        return membership
-    room = await room_store.get_room(conn, room_id)
-    if room is None or room["kind"] == "direct":
-        raise NotFound("Room not found")
-    if room["kind"] == "private" and await room_store.get_invite(conn, room_id, user_id) is None:
-        raise NotFound("Room not found")
-    raise Forbidden("Join the room first")
 
 
 class RoomService:
@@ -126,7 +115,11 @@ class RoomService:
         return views.room(_with_caller(room, membership, False))
 
     async def join(self, user_id: str, username: str, room_id: UUID) -> dict[str, Any]:
-        """Join a public room, or a private room one is invited to. Joining twice is a no-op."""
+        """Join a public room, or a private room one is invited to. Joining twice is a no-op.
+
+        `user_joined` carries the stored name; `username` (the access token's, possibly
+        older) is only a fallback.
+        """
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             visible = await readable_room(conn, room_id, uid, invited=True)
@@ -137,8 +130,10 @@ class RoomService:
                 await room_store.delete_invite(conn, room_id, uid)
             room = await room_store.get_room(conn, room_id)
             membership = await room_store.get_membership(conn, room_id, uid)
+            me = await user_store.get_user(conn, uid) if added else None
         assert room is not None
         if added:
+            username = me["username"] if me else username
             await self._publisher.follow_membership(user_id, str(room_id), True)
             await self._publisher.publish(
                 Event(
@@ -197,7 +192,12 @@ class RoomService:
         self, user_id: str, username: str, room_id: UUID, invitee_id: UUID
     ) -> tuple[dict[str, Any], bool]:
         """Invite a user into a private room (owners and admins only); returns the invite
-        and whether it is new. Inviting again changes nothing and notifies nobody."""
+        and whether it is new. Inviting again changes nothing and notifies nobody.
+
+        Refused (403, nothing stored, no `room_invite`) when the invitee has blocked the
+        inviter. The invite names the inviter by their stored name (`username`, from the
+        access token, may be older).
+        """
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             room = await readable_room(conn, room_id, uid, invited=True)
@@ -210,12 +210,14 @@ class RoomService:
                 raise Forbidden("Only the room's owner or admins can invite")
             if await user_store.get_user(conn, invitee_id) is None:
                 raise NotFound("User not found")
+            await refuse_blocked(conn, uid, invitee_id, INVITE_BLOCKED_MESSAGE)
             if await room_store.get_membership(conn, room_id, invitee_id) is not None:
                 raise Conflict("That user is already a member")
             created = await room_store.create_invite(conn, room_id, invitee_id, uid)
+            me = await user_store.get_user(conn, uid)
         invite = {
             "room": views.room(room),
-            "invitedBy": {"id": user_id, "username": username},
+            "invitedBy": {"id": user_id, "username": me["username"] if me else username},
         }
         if created:
             await self._publisher.publish(Event("room_invite", invite, Target.user(invitee_id)))

@@ -83,7 +83,7 @@ async def insert_room_message(
     client_msg_id: str | None,
 ) -> Row | None:
     """Store a member's text message in one round trip (atomic as one statement); None
-    when the sender is not a member of the room."""
+    when the sender may not post there (not a member, or blocked in a direct room)."""
     row = await queries.messages.insert_room_message(
         conn,
         room_id=room_id,

@@ -134,3 +134,10 @@ async def unread_summary(conn: asyncpg.Connection, user_id: UUID) -> list[Row]:
 
 async def read_positions(conn: asyncpg.Connection, room_id: UUID) -> list[Row]:
     return [dict(r) for r in await fetch_all(queries.rooms.read_positions(conn, room_id=room_id))]
+
+
+async def posting_rights(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> Row | None:
+    """kind, is_member, blocked (direct rooms) and the user's current username; None when
+    the room does not exist."""
+    row = await queries.rooms.posting_rights(conn, room_id=room_id, user_id=user_id)
+    return dict(row) if row else None

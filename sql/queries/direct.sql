@@ -43,7 +43,11 @@ SELECT CASE WHEN user_low = :user_id THEN user_high ELSE user_low END
 FROM direct_rooms WHERE room_id = :room_id AND (user_low = :user_id OR user_high = :user_id);
 
 -- name: block_user(blocker_id, blocked_id)!
--- Stop a user's direct messages to the blocker.
+-- Stop a user's direct messages and invitations to the blocker; their pending invitations
+-- to the blocker are withdrawn.
+WITH withdrawn AS (
+    DELETE FROM room_invites WHERE user_id = :blocker_id AND invited_by = :blocked_id
+)
 INSERT INTO user_blocks (blocker_id, blocked_id) VALUES (:blocker_id, :blocked_id)
 ON CONFLICT DO NOTHING;
 

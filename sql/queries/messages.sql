@@ -46,10 +46,19 @@ ORDER BY m.seq ASC
 LIMIT :limit;
 
 -- name: insert_room_message(room_id, user_id, content, content_html, message_type, client_msg_id)^
--- The hot path in one statement: if the sender is a member, take the room's next seq
--- (row lock), store the message and move the sender's read pointer; no row otherwise.
+-- The hot path in one statement: if the sender may post (services/access.py: a member,
+-- and in a direct room not blocked by the other member), take the room's next seq (row
+-- lock), store the message and move the sender's read pointer; no row otherwise. For
+-- ordinary rooms the block check is one primary-key probe of direct_rooms finding nothing.
 WITH member AS (
     SELECT 1 FROM room_members WHERE room_id = :room_id AND user_id = :user_id
+    AND NOT EXISTS (
+        SELECT 1 FROM direct_rooms d
+        JOIN user_blocks b
+          ON b.blocker_id = CASE WHEN d.user_low = :user_id THEN d.user_high ELSE d.user_low END
+         AND b.blocked_id = :user_id
+        WHERE d.room_id = :room_id
+    )
 ), next AS (
     UPDATE rooms SET last_seq = last_seq + 1
     WHERE id = :room_id AND EXISTS (SELECT 1 FROM member)

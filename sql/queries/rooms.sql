@@ -139,3 +139,18 @@ WHERE m.user_id = :user_id;
 -- How far each member of a (small) room has received and read: the data behind ticks.
 SELECT m.user_id, m.last_read_seq, m.last_delivered_seq
 FROM room_members m WHERE m.room_id = :room_id LIMIT 500;
+
+-- name: posting_rights(room_id, user_id)^
+-- The posting rule's facts (services/access.py): the room's kind, whether the user is a
+-- member, whether the other member of a direct room blocked them, and their current name.
+SELECT r.kind,
+       EXISTS (SELECT 1 FROM room_members m
+               WHERE m.room_id = r.id AND m.user_id = :user_id) AS is_member,
+       EXISTS (SELECT 1 FROM direct_rooms d
+               JOIN user_blocks b
+                 ON b.blocker_id = CASE WHEN d.user_low = :user_id THEN d.user_high
+                                        ELSE d.user_low END
+                AND b.blocked_id = :user_id
+               WHERE d.room_id = r.id) AS blocked,
+       (SELECT u.username FROM users u WHERE u.id = :user_id) AS username
+FROM rooms r WHERE r.id = :room_id;

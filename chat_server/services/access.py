@@ -1,0 +1,77 @@
+"""Who may post into, or act in, a room: one rule, used by every path (issue 14).
+
+`may_post` is the rule for anything a user does *inside* a room that others see: sending
+(socket `send_message`, REST `POST /api/rooms/:id/messages`, file shares), typing, and
+the coming message changes (edit, react, reply call `may_post` too). `refuse_blocked` is
+its block part, for the paths that name a person instead of a room (`send_dm`,
+`POST /api/direct-messages/:userId`, invitations).
+
+A block is one way: when B blocks A, A may not post into their direct conversation nor
+invite B anywhere, while B still may write to A.
+
+The hot path for text (`store.messages.insert_room_message`) applies the same rule
+inside its single SQL statement and comes here only to explain a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from chat_server.errors import Forbidden, NotFound
+from chat_server.store import direct as direct_store
+from chat_server.store import rooms as room_store
+
+# What a blocked sender is told (DESIGN.md's `send_dm` refusal). A block is not hidden:
+# the sender learns that this person does not take their messages, as in the seed.
+BLOCKED_MESSAGE = "This user does not accept your messages"
+# What an inviter blocked by the invitee is told (README "Decisions": 403 like send_dm).
+INVITE_BLOCKED_MESSAGE = "This user does not accept your invitations"
+
+
+@dataclass(frozen=True, slots=True)
+class Poster:
+    """A user allowed to act in a room, with what announcements need about them."""
+
+    room_kind: str
+    # The stored (current) name: the one inside an access token may be older.
+    username: str
+
+
+async def may_post(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> Poster:
+    """The user may post into (or act in) the room: they are a member and, in a direct
+    room, the other member has not blocked them. Raises otherwise: 404 for rooms the user
+    may not see, 403 `Join the room first` for public rooms (and private invitations) not
+    joined, 403 `BLOCKED_MESSAGE` for a blocked sender."""
+    row = await room_store.posting_rights(conn, room_id, user_id)
+    if row is None or not row["is_member"]:
+        await require_member(conn, room_id, user_id)
+        raise NotFound("Room not found")  # a member after all: joined in between
+    if row["blocked"]:
+        raise Forbidden(BLOCKED_MESSAGE)
+    return Poster(room_kind=row["kind"], username=row["username"])
+
+
+async def refuse_blocked(
+    conn: asyncpg.Connection, sender: UUID, recipient: UUID, message: str = BLOCKED_MESSAGE
+) -> None:
+    """Raise Forbidden when `recipient` has blocked `sender`."""
+    if await direct_store.is_blocked(conn, recipient, sender):
+        raise Forbidden(message)
+
+
+async def require_member(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> dict[str, Any]:
+    """The membership row; a public room's non-member (or a private room's invitee) is
+    told to join, others get 404."""
+    membership = await room_store.get_membership(conn, room_id, user_id)
+    if membership is not None:
+        return membership
+    room = await room_store.get_room(conn, room_id)
+    if room is None or room["kind"] == "direct":
+        raise NotFound("Room not found")
+    if room["kind"] == "private" and await room_store.get_invite(conn, room_id, user_id) is None:
+        raise NotFound("Room not found")
+    raise Forbidden("Join the room first")
