@@ -15,6 +15,7 @@ from chat_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.presence import PresenceService
+from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.typing import TypingService
 from chat_server.store import rooms as room_store
 from chat_server.store import users as user_store
@@ -73,11 +74,13 @@ class RoomService:
         publisher: Publisher,
         presence: PresenceService,
         typing: TypingService,
+        limiter: RateLimiter,
     ):
         self._pool = pool
         self._publisher = publisher
         self._presence = presence
         self._typing = typing
+        self._limiter = limiter
 
     async def list_rooms(
         self, user_id: str, *, limit: int, search: str | None = None, after: UUID | None = None
@@ -126,7 +129,9 @@ class RoomService:
         return views.room(_with_caller(room, membership, False))
 
     async def join(self, user_id: str, username: str, room_id: UUID) -> dict[str, Any]:
-        """Join a public room, or a private room one is invited to. Joining twice is a no-op."""
+        """Join a public room, or a private room one is invited to. Joining twice is a no-op
+        (announces nothing). Counts against the membership limit (`_count_membership`)."""
+        await self._count_membership(user_id)
         uid = UUID(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             visible = await readable_room(conn, room_id, uid, invited=True)
@@ -150,7 +155,9 @@ class RoomService:
         return views.room(_with_caller(room, membership, False))
 
     async def leave(self, user_id: str, room_id: UUID) -> None:
-        """Leave a room. The lobby and direct conversations cannot be left."""
+        """Leave a room. The lobby and direct conversations cannot be left. Counts against
+        the membership limit (`_count_membership`)."""
+        await self._count_membership(user_id)
         uid = UUID(user_id)
         if room_id == room_store.LOBBY_ROOM_ID:
             raise Forbidden("Everyone stays in the lobby")
@@ -166,6 +173,12 @@ class RoomService:
             Event("user_left", {"roomId": str(room_id), "userId": user_id}, Target.room(room_id))
         )
         await self._publisher.follow_membership(user_id, str(room_id), False)
+
+    async def _count_membership(self, user_id: str) -> None:
+        """Every join or leave is announced to the whole room: a user churning membership
+        would flood every member (issue 14). Each attempt, from a socket or REST, counts
+        against the user's `membership` limit, so the rule holds on every path."""
+        await self._limiter.hit("membership", user_id)
 
     async def members(
         self, user_id: str, room_id: UUID, *, limit: int, after: UUID | None = None
