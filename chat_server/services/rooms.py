@@ -129,10 +129,9 @@ class RoomService:
         return views.room(_with_caller(room, membership, False))
 
     async def join(self, user_id: str, username: str, room_id: UUID) -> dict[str, Any]:
-        """Join a public room, or a private room one is invited to. Joining twice is a no-op
-        (announces nothing). Counts against the membership limit (`_count_membership`)."""
-        await self._count_membership(user_id)
+        """Join a public room, or a private room one is invited to. Joining twice is a no-op."""
         uid = UUID(user_id)
+        await self._count_membership(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             visible = await readable_room(conn, room_id, uid, invited=True)
             if visible["kind"] == "direct":
@@ -155,10 +154,9 @@ class RoomService:
         return views.room(_with_caller(room, membership, False))
 
     async def leave(self, user_id: str, room_id: UUID) -> None:
-        """Leave a room. The lobby and direct conversations cannot be left. Counts against
-        the membership limit (`_count_membership`)."""
-        await self._count_membership(user_id)
+        """Leave a room. The lobby and direct conversations cannot be left."""
         uid = UUID(user_id)
+        await self._count_membership(user_id)
         if room_id == room_store.LOBBY_ROOM_ID:
             raise Forbidden("Everyone stays in the lobby")
         async with self._pool.acquire() as conn, conn.transaction():
@@ -176,8 +174,9 @@ class RoomService:
 
     async def _count_membership(self, user_id: str) -> None:
         """Every join or leave is announced to the whole room: a user churning membership
-        would flood every member (issue 14). Each attempt, from a socket or REST, counts
-        against the user's `membership` limit, so the rule holds on every path."""
+        would flood every member (issue 14). Each attempt of `join` and `leave`, from a
+        socket or REST, counts against the user's `membership` limit, so the rule holds on
+        every path. (A join of a room one is in, or a refused leave, announces nothing.)"""
         await self._limiter.hit("membership", user_id)
 
     async def members(
