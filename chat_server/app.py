@@ -155,6 +155,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 "rooms": config.rate_limit_rooms,
                 "invites": config.rate_limit_invites,
                 "typing": config.rate_limit_typing,
+                "membership": config.rate_limit_membership,
+                "sync": config.rate_limit_sync,
             },
             redis_url=config.redis_url,
         )
@@ -176,8 +178,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 refresh_reuse_grace_s=config.refresh_reuse_grace_s,
             ),
             users=UserService(pool, bcrypt_rounds=config.bcrypt_rounds, presence=presence),
-            rooms=RoomService(pool, publisher, presence, typing),
-            messages=MessageService(pool, publisher, store),
+            rooms=RoomService(pool, publisher, presence, typing, limiter),
+            messages=MessageService(pool, publisher, store, limiter),
             direct=DirectService(pool, publisher, store, presence),
             files=FileService(
                 pool,

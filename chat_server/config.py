@@ -29,6 +29,13 @@ DEFAULT_RATE_LIMIT_ROOMS = "30/hour"
 DEFAULT_RATE_LIMIT_INVITES = "100/hour"
 DEFAULT_RATE_LIMIT_TYPING = "120/minute"
 DEFAULT_MAX_CONNECTIONS_PER_USER = 20
+# Floods (issue 14): every join or leave is announced to the whole room, so membership
+# changes (join_room/leave_room and their REST twins, attempts included) are limited per
+# user; a person joins and leaves a few rooms a minute. `sync` reads up to 500 rooms of
+# history per call: limited per user, generously, because every tab of a user syncs after
+# each reconnect (20 tabs x 2 chunks x a couple of reconnects in a deploy stays under it).
+DEFAULT_RATE_LIMIT_MEMBERSHIP = "30/minute"
+DEFAULT_RATE_LIMIT_SYNC = "120/minute"
 
 # The seed's token lifetimes: short access tokens limit the damage of a leaked token,
 # refresh tokens keep a browser signed in for a week.
@@ -82,6 +89,8 @@ class Config:
     rate_limit_rooms: str = DEFAULT_RATE_LIMIT_ROOMS
     rate_limit_invites: str = DEFAULT_RATE_LIMIT_INVITES
     rate_limit_typing: str = DEFAULT_RATE_LIMIT_TYPING
+    rate_limit_membership: str = DEFAULT_RATE_LIMIT_MEMBERSHIP
+    rate_limit_sync: str = DEFAULT_RATE_LIMIT_SYNC
     # 0 turns the limit off.
     max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1"})
@@ -145,6 +154,8 @@ class Config:
             rate_limit_rooms=_rate(e, "RATE_LIMIT_ROOMS", DEFAULT_RATE_LIMIT_ROOMS),
             rate_limit_invites=_rate(e, "RATE_LIMIT_INVITES", DEFAULT_RATE_LIMIT_INVITES),
             rate_limit_typing=_rate(e, "RATE_LIMIT_TYPING", DEFAULT_RATE_LIMIT_TYPING),
+            rate_limit_membership=_rate(e, "RATE_LIMIT_MEMBERSHIP", DEFAULT_RATE_LIMIT_MEMBERSHIP),
+            rate_limit_sync=_rate(e, "RATE_LIMIT_SYNC", DEFAULT_RATE_LIMIT_SYNC),
             max_connections_per_user=_int(
                 e, "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER
             ),

@@ -233,7 +233,9 @@ OPERATIONS: tuple[Op, ...] = (
         {201: r.RoomSchema},
         (400, 401, 403, 409, 413, 429, 503),
         body=CreateRoomSchema,
-        description="Public room names are unique (case-insensitively). Rate limited per user.",
+        description="Public room names are unique (case-insensitively). Names are stored "
+        "NFKC-normalised; invisible format characters (zero-width, bidi controls) are "
+        "refused. Rate limited per user.",
         links=_ROOM_LINKS,
     ),
     Op(
@@ -251,8 +253,9 @@ OPERATIONS: tuple[Op, ...] = (
         "Join a public room or a private room one is invited to",
         "rooms",
         {200: r.RoomSchema},
-        (400, 401, 403, 404, 503),
+        (400, 401, 403, 404, 429, 503),
         path_schema=RoomPathSchema,
+        description="Joins and leaves (REST and socket) are rate limited per user.",
     ),
     Op(
         "delete",
@@ -260,9 +263,10 @@ OPERATIONS: tuple[Op, ...] = (
         "Leave a room",
         "rooms",
         {204: None},
-        (400, 401, 403, 404, 503),
+        (400, 401, 403, 404, 429, 503),
         path_schema=RoomPathSchema,
-        description="The lobby and direct conversations cannot be left (403).",
+        description="The lobby and direct conversations cannot be left (403). Joins and "
+        "leaves (REST and socket) are rate limited per user.",
     ),
     Op(
         "get",
@@ -514,31 +518,35 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
     ClientEvent(
         "join_room",
         "Join a public room or a private room one is invited to; the "
-        "room gets `user_joined`, all the caller's sockets follow.",
+        "room gets `user_joined`, all the caller's sockets follow. Rate limited per user.",
         RoomEventSchema,
         r.RoomAckSchema,
     ),
     ClientEvent(
-        "leave_room", "Leave a room; the room gets `user_left`.", RoomEventSchema, r.RoomIdSchema
+        "leave_room",
+        "Leave a room; the room gets `user_left`. Rate limited per user.",
+        RoomEventSchema,
+        r.RoomIdSchema,
     ),
     ClientEvent(
         "mark_read",
         "Move the read pointer of a room (or the DM with userId) up to "
-        "seq; the caller's sockets get `unread`.",
+        "seq; if it moved, the caller's sockets get `unread` (and a DM's or small room's "
+        "other members `read_receipt`).",
         MarkReadSchema,
         r.ReadStateSchema,
     ),
     ClientEvent(
         "delivered",
-        "The client received a room (or the DM with userId) up to seq; the other members of "
-        "a DM or small room get `delivery_receipt`.",
+        "The client received a room (or the DM with userId) up to seq; if that moved the "
+        "pointer, the other members of a DM or small room get `delivery_receipt`.",
         MarkReadSchema,
         r.DeliveredAckSchema,
     ),
     ClientEvent(
         "sync",
         "After a reconnect: the messages after each room's last seen seq "
-        "(bounded, with hasMore) and unread counts.",
+        "(bounded, with hasMore) and unread counts. Rate limited per user.",
         SyncSchema,
         r.SyncAckSchema,
     ),

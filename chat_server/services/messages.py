@@ -291,10 +291,13 @@ async def _attachment(
 class MessageService:
     """Room messages: send, history pages, sync after a reconnect."""
 
-    def __init__(self, pool: asyncpg.Pool, publisher: Publisher, store: MessageStore):
+    def __init__(
+        self, pool: asyncpg.Pool, publisher: Publisher, store: MessageStore, limiter: RateLimiter
+    ):
         self._pool = pool
         self._publisher = publisher
         self._store = store
+        self._limiter = limiter
 
     async def send(
         self,
@@ -352,8 +355,10 @@ class MessageService:
         """What the user missed in each room after the seq they last saw, plus unread counts.
 
         Rooms the user is not (or no longer) a member of are reported under `errors`
-        rather than failing the whole sync.
+        rather than failing the whole sync. Each call reads up to SYNC_MAX_ROOMS rooms, so
+        calls count against the user's `sync` limit (issue 14).
         """
+        await self._limiter.hit("sync", user_id)
         uid = UUID(user_id)
         result: dict[str, Any] = {}
         errors: dict[str, Any] = {}

@@ -3,6 +3,10 @@
 Unread = rooms.last_seq - room_members.last_read_seq, so counts cost no COUNT(*). Clients
 keep room counts current from `new_message` seqs; the server sends `unread` when the
 pointer moves (to the user's other tabs), for DMs as they arrive, and a summary on connect.
+
+Only a pointer that actually moves is announced (`unread`, `read_receipt`,
+`delivery_receipt`): a client repeating `mark_read`/`delivered` for what it already
+reported gets its ack with the current state and tells nobody anything (issue 14).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class ReadService:
         """Move the read pointer of a room (or of the DM with `other_user_id`) up to `seq`.
 
         Never moves backwards; a seq beyond the room's last message is refused. Reading
-        implies receiving: the delivered pointer follows.
+        implies receiving: the delivered pointer follows. Announced only if it moved.
         """
         room_id, row = await self._advance(
             user_id, seq, room_id, other_user_id, room_store.mark_read
@@ -66,10 +70,11 @@ class ReadService:
             "lastReadSeq": row["last_read_seq"],
             "unread": max(row["last_seq"] - row["last_read_seq"], 0),
         }
-        await self._publisher.publish(
-            Event("unread", {"rooms": {str(room_id): state}}, Target.user(user_id))
-        )
-        await self._receipt("read_receipt", user_id, room_id, row)
+        if row["moved"]:
+            await self._publisher.publish(
+                Event("unread", {"rooms": {str(room_id): state}}, Target.user(user_id))
+            )
+            await self._receipt("read_receipt", user_id, room_id, row)
         return state
 
     async def mark_delivered(
@@ -81,11 +86,13 @@ class ReadService:
         other_user_id: UUID | None = None,
     ) -> dict[str, Any]:
         """Record that the user's client received a room (or DM) up to `seq`, so senders can
-        show "delivered". Never moves backwards; beyond the last message is refused."""
+        show "delivered". Never moves backwards; beyond the last message is refused.
+        Announced only if it moved."""
         room_id, row = await self._advance(
             user_id, seq, room_id, other_user_id, room_store.mark_delivered
         )
-        await self._receipt("delivery_receipt", user_id, room_id, row)
+        if row["moved"]:
+            await self._receipt("delivery_receipt", user_id, room_id, row)
         return {
             "roomId": str(room_id),
             "lastSeq": row["last_seq"],

@@ -18,6 +18,7 @@ from chat_server.services import views
 from chat_server.services.access import INVITE_BLOCKED_MESSAGE, refuse_blocked
 from chat_server.services.access import require_member as require_member
 from chat_server.services.presence import PresenceService
+from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.typing import TypingService
 from chat_server.store import rooms as room_store
 from chat_server.store import users as user_store
@@ -62,11 +63,13 @@ class RoomService:
         publisher: Publisher,
         presence: PresenceService,
         typing: TypingService,
+        limiter: RateLimiter,
     ):
         self._pool = pool
         self._publisher = publisher
         self._presence = presence
         self._typing = typing
+        self._limiter = limiter
 
     async def list_rooms(
         self, user_id: str, *, limit: int, search: str | None = None, after: UUID | None = None
@@ -121,6 +124,7 @@ class RoomService:
         older) is only a fallback.
         """
         uid = UUID(user_id)
+        await self._count_membership(user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             visible = await readable_room(conn, room_id, uid, invited=True)
             if visible["kind"] == "direct":
@@ -147,6 +151,7 @@ class RoomService:
     async def leave(self, user_id: str, room_id: UUID) -> None:
         """Leave a room. The lobby and direct conversations cannot be left."""
         uid = UUID(user_id)
+        await self._count_membership(user_id)
         if room_id == room_store.LOBBY_ROOM_ID:
             raise Forbidden("Everyone stays in the lobby")
         async with self._pool.acquire() as conn, conn.transaction():
@@ -161,6 +166,13 @@ class RoomService:
             Event("user_left", {"roomId": str(room_id), "userId": user_id}, Target.room(room_id))
         )
         await self._publisher.follow_membership(user_id, str(room_id), False)
+
+    async def _count_membership(self, user_id: str) -> None:
+        """Every join or leave is announced to the whole room: a user churning membership
+        would flood every member (issue 14). Each attempt of `join` and `leave`, from a
+        socket or REST, counts against the user's `membership` limit, so the rule holds on
+        every path. (A join of a room one is in, or a refused leave, announces nothing.)"""
+        await self._limiter.hit("membership", user_id)
 
     async def members(
         self, user_id: str, room_id: UUID, *, limit: int, after: UUID | None = None

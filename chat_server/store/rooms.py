@@ -115,7 +115,8 @@ async def list_invites(conn: asyncpg.Connection, user_id: UUID) -> list[Row]:
 
 
 async def mark_read(conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq: int) -> Row | None:
-    """Advance the read pointer; None when the user is not a member."""
+    """Advance the read pointer (and the delivered one with it); the row says whether the
+    read pointer `moved`. None when the user is not a member."""
     row = await queries.rooms.mark_read(conn, room_id=room_id, user_id=user_id, seq=seq)
     return dict(row) if row else None
 
@@ -123,7 +124,8 @@ async def mark_read(conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq:
 async def mark_delivered(
     conn: asyncpg.Connection, room_id: UUID, user_id: UUID, seq: int
 ) -> Row | None:
-    """Advance the delivered pointer; None when the user is not a member."""
+    """Advance the delivered pointer; the row says whether it `moved`. None when the user
+    is not a member."""
     row = await queries.rooms.mark_delivered(conn, room_id=room_id, user_id=user_id, seq=seq)
     return dict(row) if row else None
 

@@ -114,19 +114,32 @@ LIMIT 200;
 
 -- name: mark_read(room_id, user_id, seq)^
 -- Move the read pointer (and so the delivered one) forward, never back; returns both
--- pointers and the room's last seq.
-UPDATE room_members m SET last_read_seq = greatest(m.last_read_seq, :seq),
-                          last_delivered_seq = greatest(m.last_delivered_seq, :seq)
-FROM rooms r
-WHERE m.room_id = :room_id AND m.user_id = :user_id AND r.id = m.room_id
-RETURNING m.last_read_seq, m.last_delivered_seq, r.last_seq, r.kind, r.member_count;
+-- pointers, the room's last seq and whether the read pointer moved (only moves are told).
+WITH moved AS (
+    UPDATE room_members m SET last_read_seq = :seq,
+                              last_delivered_seq = greatest(m.last_delivered_seq, :seq)
+    WHERE m.room_id = :room_id AND m.user_id = :user_id AND m.last_read_seq < :seq
+    RETURNING m.last_read_seq, m.last_delivered_seq
+)
+SELECT coalesce(mv.last_read_seq, m.last_read_seq) AS last_read_seq,
+       coalesce(mv.last_delivered_seq, m.last_delivered_seq) AS last_delivered_seq,
+       r.last_seq, r.kind, r.member_count, mv.last_read_seq IS NOT NULL AS moved
+FROM room_members m JOIN rooms r ON r.id = m.room_id LEFT JOIN moved mv ON true
+WHERE m.room_id = :room_id AND m.user_id = :user_id;
 
 -- name: mark_delivered(room_id, user_id, seq)^
--- Move the delivered pointer forward (never back); returns it and the room's last seq.
-UPDATE room_members m SET last_delivered_seq = greatest(m.last_delivered_seq, :seq)
-FROM rooms r
-WHERE m.room_id = :room_id AND m.user_id = :user_id AND r.id = m.room_id
-RETURNING m.last_read_seq, m.last_delivered_seq, r.last_seq, r.kind, r.member_count;
+-- Move the delivered pointer forward (never back); returns both pointers, the room's last
+-- seq and whether the delivered pointer moved (only moves are told).
+WITH moved AS (
+    UPDATE room_members m SET last_delivered_seq = :seq
+    WHERE m.room_id = :room_id AND m.user_id = :user_id AND m.last_delivered_seq < :seq
+    RETURNING m.last_delivered_seq
+)
+SELECT m.last_read_seq,
+       coalesce(mv.last_delivered_seq, m.last_delivered_seq) AS last_delivered_seq,
+       r.last_seq, r.kind, r.member_count, mv.last_delivered_seq IS NOT NULL AS moved
+FROM room_members m JOIN rooms r ON r.id = m.room_id LEFT JOIN moved mv ON true
+WHERE m.room_id = :room_id AND m.user_id = :user_id;
 
 -- name: unread_summary(user_id)
 -- Every room of the user with its unread count and positions (sent on connect).

@@ -762,6 +762,13 @@ async function onConnected() {
     }
     if (!socket.connected) return;
     if (!ack.ok) {
+      if (ack.error && ack.error.code === "rate_limited") {
+        // Many tabs reconnecting at once can use up the sync allowance (RATE_LIMIT_SYNC):
+        // sync again when the server says, unless this connection is gone by then.
+        setTimeout(() => {
+          if (state.socket === socket && socket.connected) onConnected();
+        }, Math.max(1, ack.error.retryAfter || 1) * 1000);
+      }
       if (ack.error && ack.error.code === "unauthenticated") {
         // Connected without a valid cookie: a refresh sends `authenticate` (see onRefreshed).
         const outcome = await refreshSession();
