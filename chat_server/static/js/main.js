@@ -621,7 +621,7 @@ async function connectSocket() {
   try {
     mod = await import(SOCKET_CLIENT_URL);
   } catch {
-    fatal("The Socket.IO client is not installed on the server. Run scripts/setup.sh (npm ci) and restart.");
+    fatal("The Socket.IO client could not be loaded from the server (/static/vendor/). Reload the page; if it persists, reinstall the server package.");
     return;
   }
   const socket = mod.io("/chat", {
