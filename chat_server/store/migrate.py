@@ -83,8 +83,14 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 await queries.migrations.record_migration(
                     conn, version=mig.version, name=mig.name, checksum=mig.checksum
                 )
-            log.info("migration_applied", version=mig.version, name=mig.name)
+            log.debug("migration_applied", version=mig.version, name=mig.name)
             done.append(mig.version)
+        # One line per start: what this call applied, or that there was nothing to do.
+        latest = max((m.version for m in migrations), default=0)
+        if done:
+            log.info("migrations_applied", versions=done, schema_version=latest)
+        else:
+            log.info("schema_up_to_date", schema_version=latest)
         return done
     finally:
         await queries.migrations.release_migration_lock(conn, lock_key=MIGRATION_LOCK_KEY)
