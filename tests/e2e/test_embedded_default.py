@@ -20,8 +20,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -87,13 +88,25 @@ def _stop_leftover_postgres(pgdata: Path) -> None:
 
 
 class ServerProcess:
-    """`python -m chat_server [args]` in its own process group, logging to a file."""
+    """`python -m chat_server [args]` (or `command [args]`) in its own process group,
+    logging to a file. The environment is this process's without SCRUBBED_ENV, unless
+    `base_env` replaces it."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *args: str, port: int | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        *args: str,
+        port: int | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "chat_server"),
+        base_env: Mapping[str, str] | None = None,
+    ):
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        if base_env is None:
+            base_env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env = dict(base_env)
         env.update(
             DATA_DIR=str(data_dir),
             HOST="127.0.0.1",
@@ -103,7 +116,7 @@ class ServerProcess:
         )
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_server", *args],
+            [*command, *args],
             cwd=data_dir.parent,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -164,8 +177,9 @@ class Sandbox:
         self.data_dir = self.root / "data"
         self.processes: list[ServerProcess] = []
 
-    def start(self, *args: str, port: int | None = None) -> ServerProcess:
-        server = ServerProcess(self.data_dir, self.root / "server.log", *args, port=port)
+    def start(self, *args: str, port: int | None = None, **kwargs: Any) -> ServerProcess:
+        """A server on DATA_DIR; `kwargs` go to ServerProcess (command, base_env)."""
+        server = ServerProcess(self.data_dir, self.root / "server.log", *args, port=port, **kwargs)
         self.processes.append(server)
         return server
 
