@@ -153,11 +153,13 @@ def sandbox() -> Iterator[Sandbox]:
 def test_wheel_holds_every_module_sql_file_and_the_web_ui(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as whl:
         names = set(whl.namelist())
+    # Every module, every SQL file and everything the web UI serves.
     expected = set()
     for top in SOURCE_DIRS:
         for path in (REPO / top).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                rel = path.relative_to(REPO).as_posix()
+            rel = path.relative_to(REPO).as_posix()
+            shipped = path.suffix in (".py", ".sql") or rel.startswith("chat_server/static/")
+            if path.is_file() and shipped and "__pycache__" not in path.parts:
                 expected.add(f"chat_server/{rel}" if top == "sql" else rel)
     missing = sorted(expected - names)
     assert not missing, f"not in the wheel (setup.cfg [options] packages/package_data): {missing}"
