@@ -6,11 +6,18 @@
 #   docker build -t chat-server .
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -e JWT_SECRET=... -p 8080:8080 chat-server
 
-# The web UI's Socket.IO browser client comes from npm, pinned by package-lock.json.
-FROM node:20-slim AS webclient
-WORKDIR /build
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# Build stage: the wheel, from the package sources only. It is the whole server: code, SQL
+# (sql/ ships as chat_server.sql) and the web UI with its vendored Socket.IO client, so
+# the image needs neither the sources nor Node.js.
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml setup.cfg README.md ./
+COPY schemas ./schemas
+COPY sql ./sql
+COPY chat_server ./chat_server
+RUN pip wheel --no-deps --wheel-dir /dist .
 
 FROM python:3.11-slim
 
@@ -25,18 +32,10 @@ RUN groupadd --system --gid 10001 chat \
        --shell /usr/sbin/nologin chat
 
 WORKDIR /app
-# The package is installed from the repository's files, editable: it finds its SQL
-# (sql/migrations, sql/queries) next to the package directory, as in a checkout.
-COPY pyproject.toml setup.cfg README.md haproxy.cfg ./
-COPY schemas ./schemas
-COPY sql ./sql
-COPY chat_server ./chat_server
-COPY --from=webclient /build/node_modules/socket.io-client/dist/socket.io.esm.min.js \
-     /build/node_modules/socket.io-client/dist/socket.io.esm.min.js.map \
-     /build/node_modules/socket.io-client/dist/socket.io.min.js \
-     /build/node_modules/socket.io-client/dist/socket.io.min.js.map \
-     ./chat_server/static/vendor/
-RUN pip install -e . \
+# Installed from the wheel (not an editable checkout): what `pip install chat-server` gives.
+COPY --from=wheel /dist/ /tmp/dist/
+RUN pip install /tmp/dist/*.whl \
+    && rm -rf /tmp/dist \
     && mkdir -p /data/uploads \
     && chown -R chat:chat /data
 

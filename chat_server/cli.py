@@ -68,7 +68,7 @@ def _serve(config: Config) -> int:
 
 
 async def _run(config: Config) -> None:
-    """Serve until SIGTERM/SIGINT, then shut down gracefully (DESIGN.md §7): readiness
+    """Serve until SIGTERM/SIGINT, then shut down gracefully (docs/contract.md §7): readiness
     fails first, sockets are moved away in a trickle, in-flight work finishes, pools close."""
     from chat_server.app import create_app, drain
 

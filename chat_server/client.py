@@ -1,6 +1,6 @@
 """A small asyncio client for the chat server: for bots, tests and the load generator.
 
-It is the client half of the delivery guarantees of DESIGN.md §7 and talks to the server
+It is the client half of the delivery guarantees of docs/contract.md §7 and talks to the server
 over the network only (REST with aiohttp, Socket.IO with python-socketio's AsyncClient):
 
 - **Outbox.** Every `send` gets a `clientMsgId` and stays in an outbox until the server

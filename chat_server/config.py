@@ -1,6 +1,6 @@
 """One typed, frozen configuration object, read from the environment once.
 
-The variable names are a public contract (DESIGN.md §3): operators and scripts set them.
+The variable names are a public contract (docs/contract.md §3): operators and scripts set them.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class Config:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
-        """Build the configuration from environment variables (DESIGN.md §3)."""
+        """Build the configuration from environment variables (docs/contract.md §3)."""
         e = os.environ if env is None else env
         chat_env = e.get("CHAT_ENV", "development").strip().lower()
         if chat_env not in ("development", "production", "test"):

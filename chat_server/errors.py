@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the public error code of DESIGN.md §5; the transports map
+"""Domain errors. Each carries the public error code of docs/contract.md §5; the transports map
 them to an HTTP status (api/) or an `{ok: false, error}` ack (realtime/)."""
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A public server -> client event (DESIGN.md §6) addressed to one target."""
+    """A public server -> client event (docs/contract.md §6) addressed to one target."""
 
     name: str
     payload: dict[str, Any]

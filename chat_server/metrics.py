@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN.md §10). One registry per process."""
+"""Prometheus metrics (docs/contract.md §10). One registry per process."""
 
 from __future__ import annotations
 

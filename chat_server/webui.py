@@ -1,58 +1,36 @@
 """The web UI's routes: `/` (the single-page client), `/static/` and the vendored
 Socket.IO browser client.
 
-The client library is not copied into the repository: it comes from npm
-(`package.json`, installed by `scripts/setup.sh` with `npm ci`) and is served from the
-repo's `node_modules`. A deployment without a source checkout (e.g. a container image)
-can instead copy the file to `chat_server/static/vendor/`, which is looked at first.
+The client library ships inside the package, in `static/vendor/`: a copy of the npm
+package `socket.io-client` at the version `package-lock.json` pins (with its licence;
+tests/test_vendored_client.py keeps the two equal), so an installed wheel serves a
+working UI with no checkout and no Node.js.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import structlog
 from aiohttp import web
 
-log = structlog.get_logger(__name__)
-
 STATIC_DIR = Path(__file__).parent / "static"
-NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
-SOCKET_IO_DIST = NODE_MODULES / "socket.io-client" / "dist"
-# The only files served from node_modules: the client build and its source map.
-VENDOR_FILES = frozenset(
-    {
-        "socket.io.esm.min.js",
-        "socket.io.esm.min.js.map",
-        "socket.io.min.js",
-        "socket.io.min.js.map",
-    }
-)
-MISSING_CLIENT = (
-    "The Socket.IO browser client is not installed: run `npm ci` in the repository "
-    "(scripts/setup.sh does it), or copy socket.io-client/dist/{name} to "
-    "chat_server/static/vendor/.\n"
-)
+VENDOR_DIR = STATIC_DIR / "vendor"
+# The only vendored files served: the client's ES module build and its source map.
+VENDOR_FILES = frozenset({"socket.io.esm.min.js", "socket.io.esm.min.js.map"})
 
 
 def vendor_file(name: str) -> Path | None:
-    """Where a vendored client file is, if it is installed."""
+    """Where a served vendored file is, if `name` is one and it is present."""
     if name not in VENDOR_FILES:
         return None
-    for base in (STATIC_DIR / "vendor", SOCKET_IO_DIST):
-        path = base / name
-        if path.is_file():
-            return path
-    return None
+    path = VENDOR_DIR / name
+    return path if path.is_file() else None
 
 
 def add_routes(app: web.Application) -> None:
     """Serve the UI when its files are present (they ship inside the package)."""
     if not (STATIC_DIR / "index.html").exists():
         return
-    if vendor_file("socket.io.esm.min.js") is None:
-        hint = MISSING_CLIENT.format(name="socket.io.esm.min.js")
-        log.warning("socketio_client_missing", hint=hint)
     app.router.add_get("/", _index)
     # Registered before the /static/ prefix so that it wins for /static/vendor/*.
     app.router.add_get("/static/vendor/{name}", _vendor)
@@ -73,13 +51,10 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 async def _vendor(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    path = vendor_file(name)
+    path = vendor_file(request.match_info["name"])
     if path is None:
-        if name in VENDOR_FILES:
-            return web.Response(status=404, text=MISSING_CLIENT.format(name=name))
         raise web.HTTPNotFound()
-    content_type = "application/json" if name.endswith(".map") else "text/javascript"
+    content_type = "application/json" if path.name.endswith(".map") else "text/javascript"
     return web.FileResponse(
         path, headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
     )

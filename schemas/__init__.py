@@ -1,7 +1,7 @@
 """Marshmallow schemas: the one place every REST body and socket payload is validated.
 
 `load(schema, data)` returns the cleaned data or raises the domain `ValidationFailed` with
-per-field messages in camelCase, the public error shape of DESIGN.md §5.
+per-field messages in camelCase, the public error shape of docs/contract.md §5.
 """
 
 from __future__ import annotations

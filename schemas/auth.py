@@ -6,7 +6,7 @@ from marshmallow import ValidationError, fields, validate
 
 from schemas.common import CamelSchema, single_line
 
-# DESIGN.md §5: letters, digits, underscore; 3-50. Python's `$` also matches before a
+# docs/contract.md §5: letters, digits, underscore; 3-50. Python's `$` also matches before a
 # trailing newline ("alice\n" would pass); `(?!\n)` forbids that and stays a valid
 # ECMAScript pattern for the OpenAPI document.
 USERNAME_RE = r"^[A-Za-z0-9_]{3,50}$(?!\n)"

@@ -148,7 +148,7 @@ class FileSchema(CamelSchema):
 
 
 class MessageSchema(CamelSchema):
-    """A room message (DESIGN.md §6)."""
+    """A room message (docs/contract.md §6)."""
 
     id = _uuid()
     room_id = _uuid()

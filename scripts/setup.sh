@@ -2,7 +2,9 @@
 # Set up a development environment from the repo's own files. Safe to run again.
 #
 #   scripts/setup.sh          .venv with the package and its dev extra (pip install -e ".[dev]"),
-#                             and the npm packages (package.json: the web UI's Socket.IO client)
+#                             and, when npm is there, the npm packages (package.json: the
+#                             Socket.IO client of the compatibility tests; the web UI ships
+#                             its own copy in chat_server/static/vendor/)
 #   scripts/setup.sh --test   also what the test suite needs: system packages (haproxy,
 #                             chromium), installed only if missing
 #
@@ -15,7 +17,7 @@ want_test=0
 for arg in "$@"; do
     case "$arg" in
         --test) want_test=1 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -48,12 +50,13 @@ say "installing Python packages into .venv"
 quietly .venv/bin/python -m pip install --upgrade pip
 quietly .venv/bin/python -m pip install -e ".[dev]"
 
-# --- Node packages: the web UI's Socket.IO client (served from node_modules) and the ------
-# --- Socket.IO compatibility tests. Skipped when node_modules matches package-lock.json. --
+# --- Node packages: the Socket.IO JavaScript client of the compatibility tests (tests/compat)
+# --- and the vendored-client check. Not needed to run the server or its web UI. Skipped when
+# --- node_modules matches package-lock.json.
 if [ -f package.json ]; then
     if ! command -v npm >/dev/null 2>&1; then
         [ "$want_test" = 1 ] && die "npm not found; install Node.js 20+ with npm"
-        say "WARNING: npm not found: the web UI needs the Socket.IO client from npm (install Node.js 20+ with npm and run this again); the API works without it"
+        say "npm not found: skipping the Node packages (only the compatibility tests need them; the server and its web UI do not)"
     elif [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
         say "Node packages are up to date"
     else

@@ -255,12 +255,31 @@ def test_dockerfile(dockerfile):
     exposed = {p for ins, args in final if ins == "EXPOSE" for p in args.split()}
     assert port in exposed or f"{port}/tcp" in exposed
     runs = " ".join(args for ins, args in final if ins == "RUN")
-    assert re.search(r"pip install[^&]* (-e )?\.", runs), "the repository is pip installed"
+    # The image installs the wheel (issue 14): no editable checkout, no sources in it.
+    assert re.search(r"pip install [^&]*\.whl", runs), "the wheel is pip installed"
+    assert not re.search(r"pip install[^&]* -e\b", runs), "not an editable install"
+    assert all(args.startswith("--from=") for ins, args in final if ins == "COPY"), final
     cmd = [args for ins, args in final if ins == "CMD"][-1]
     assert "chat-server" in cmd
     # USER comes before CMD and after the install.
     order = [ins for ins, _ in final]
     assert order.index("USER") > max(i for i, (ins, _) in enumerate(final) if ins == "RUN")
+
+
+def test_dockerfile_builds_the_wheel_without_node(dockerfile):
+    """A build stage makes the wheel from the package sources; Node.js is not involved
+    (the web UI's Socket.IO client is vendored in the package)."""
+    stages = [args.split()[0] for ins, args in dockerfile if ins == "FROM"]
+    assert not any(image.startswith("node") for image in stages), stages
+    runs = " ".join(args for ins, args in dockerfile if ins == "RUN")
+    assert "pip wheel" in runs and "npm" not in runs
+    copied = {
+        source.rstrip("/")
+        for ins, args in dockerfile
+        if ins == "COPY" and not args.startswith("--from")
+        for source in args.split()[:-1]
+    }
+    assert copied == {"pyproject.toml", "setup.cfg", "README.md", "chat_server", "schemas", "sql"}
 
 
 def test_dockerfile_copies_only_files_that_reach_the_build_context(dockerfile):

@@ -62,7 +62,7 @@ API_VERSION = "1.0.0"
 OPENAPI_VERSION = "3.0.3"
 NAMESPACE = "/chat"
 
-# What each error status means here (DESIGN.md §5); every one carries the error schema.
+# What each error status means here (docs/contract.md §5); every one carries the error schema.
 ERROR_MEANING = {
     400: "validation_error: the body, query or path is invalid (see `fields`)",
     401: "unauthenticated / invalid_token / token_expired",
@@ -448,7 +448,7 @@ OPERATIONS: tuple[Op, ...] = (
     ),
 )
 
-# -- Socket.IO events (DESIGN.md §6) ----------------------------------------------------
+# -- Socket.IO events (docs/contract.md §6) ------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 python-socketio's emit creates one asyncio task per recipient, each of which queues the
 packet for that socket's writer task, which wakes up, encodes it and writes it. For a
 message to a 10,000-member room that is 20,000 task switches, and the event loop stalls
-for seconds (DESIGN.md §11 measured p99 2.4 s at 2 messages/s in such a room).
+for seconds (docs/contract.md §11 measured p99 2.4 s at 2 messages/s in such a room).
 
 Here the packet is encoded once into a finished WebSocket frame and written straight to
 each recipient's transport in one loop. A socket falls back to the library's queue when

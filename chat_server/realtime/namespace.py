@@ -1,4 +1,4 @@
-"""The `/chat` namespace: one thin `on_<event>` per documented client event (DESIGN.md §6).
+"""The `/chat` namespace: one thin `on_<event>` per documented client event (docs/contract.md §6).
 
 Each handler validates its payload with `schemas/`, calls one domain service and answers
 the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
@@ -41,7 +41,7 @@ from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
 log = structlog.get_logger(__name__)
 
-# DESIGN.md §6: a socket that connected without a token has this long to authenticate.
+# docs/contract.md §6: a socket that connected without a token has this long to authenticate.
 AUTH_TIMEOUT_S = 10.0
 # Grace after an access token's expiry before its socket is dropped, so a client that
 # refreshes right at expiry is not cut off by clock skew or a slow round trip.
@@ -142,7 +142,7 @@ _MARK_READ = MarkReadSchema()
 
 
 class ChatNamespace(socketio.AsyncNamespace):
-    """Every client event of DESIGN.md §6."""
+    """Every client event of docs/contract.md §6."""
 
     def __init__(self, namespace: str, services: Callable[[], Services]):
         super().__init__(namespace)

@@ -1,4 +1,4 @@
-"""Sending and reading room messages: the delivery guarantees of DESIGN.md §7 live here.
+"""Sending and reading room messages: the delivery guarantees of docs/contract.md §7 live here.
 
 Room messages and direct messages share one persistence path (`MessageStore.persist`):
 per-room seq taken under the room row's lock, idempotent retries by clientMsgId, ack only

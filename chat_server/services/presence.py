@@ -30,7 +30,7 @@ from chat_server.store import users as user_store
 
 log = structlog.get_logger(__name__)
 
-# Presence changes are flushed at most once per second (DESIGN.md §8): a mass reconnect
+# Presence changes are flushed at most once per second (docs/contract.md §8): a mass reconnect
 # becomes one announcement per user per second instead of a storm of flapping events.
 PRESENCE_FLUSH_INTERVAL_S = 1.0
 # Rooms larger than this get no presence broadcasts: in a 10,000-member lobby every

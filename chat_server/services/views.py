@@ -38,7 +38,7 @@ def user_private(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def message(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A message object of DESIGN.md §6."""
+    """A message object of docs/contract.md §6."""
     out: dict[str, Any] = {
         "id": str(row["id"]),
         "roomId": str(row["room_id"]),

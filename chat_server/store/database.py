@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +33,59 @@ DATABASE_DOWN: tuple[type[BaseException], ...] = (
 STATEMENT_TIMEOUT_MS = 15_000
 # How long a request may wait for a free pooled connection before it gets a 503.
 POOL_ACQUIRE_TIMEOUT_S = 10.0
+# Under DATA_DIR: pgserver's own log (initdb's and pg_ctl's full output, every command it
+# runs). A first start would otherwise bury the server's one useful line under ~55 lines
+# of it. PostgreSQL's server log is DATA_DIR/pg/log.
+EMBEDDED_LOG_NAME = "postgres.log"
+# platformdirs warns, when pgserver is imported, that XDG_RUNTIME_DIR is unset (a container,
+# a cron job, `su`) and falls back to /tmp/runtime-<uid>, which is all pgserver needs (a
+# local directory for its lock file). Nothing for the user to act on.
+_RUNTIME_DIR_WARNING = r"XDG_RUNTIME_DIR is not set"
 
 
 async def start_embedded_postgres(data_dir: Path) -> tuple[str, Any]:
     """Start (or reuse) a real PostgreSQL from the pgserver package under `data_dir/pg`.
 
     Returns the connection URI and the server handle. The data directory is kept across
-    restarts, so everything stored survives them.
+    restarts, so everything stored survives them. pgserver's chatter goes to
+    `data_dir/postgres.log`; the server's own log gets one line.
     """
-    import pgserver  # imported lazily: only the embedded default needs it
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_RUNTIME_DIR_WARNING)
+        import pgserver  # imported lazily: only the embedded default needs it
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    log_path = pgdata.parent / EMBEDDED_LOG_NAME
+    _log_pgserver_to(log_path)
     await asyncio.to_thread(_forget_dead_handles, pgdata, pgserver.PostgresServer._lock)
-    server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode="stop")
+    try:
+        server = await asyncio.to_thread(pgserver.get_server, pgdata, cleanup_mode="stop")
+    except Exception:
+        log.error("embedded_postgres_failed", pgdata=str(pgdata), details=str(log_path))
+        raise
     uri = server.get_uri()
-    log.info("embedded_postgres_started", pgdata=str(pgdata))
+    log.info("embedded_postgres_started", pgdata=str(pgdata), log=str(log_path))
     return uri, server
+
+
+class _PgserverLogFile(logging.FileHandler):
+    """The handler `_log_pgserver_to` installs (a type of its own, so it can be replaced)."""
+
+
+def _log_pgserver_to(path: Path) -> None:
+    """Send the `pgserver` logger (initdb/pg_ctl command lines and their output) to `path`
+    only, not to the process's log stream; its warnings and errors are there too, and a
+    failed start still raises with the reason."""
+    logger = logging.getLogger("pgserver")
+    for old in [h for h in logger.handlers if isinstance(h, _PgserverLogFile)]:
+        logger.removeHandler(old)
+        old.close()
+    handler = _PgserverLogFile(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _forget_dead_handles(pgdata: Path, lock: Any) -> None:

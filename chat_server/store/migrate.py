@@ -1,16 +1,20 @@
-"""Apply `sql/migrations/NNNN_name.sql` in order, each once, under an advisory lock."""
+"""Apply `sql/migrations/NNNN_name.sql` in order, each once, under an advisory lock.
+
+The files are read through `store.queries.sql_root()`: the checkout's `sql/` folder, or the
+copy inside an installed wheel (`chat_server.sql`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import structlog
 
-from chat_server.store.queries import MIGRATIONS_DIR, fetch_all, queries
+from chat_server.store.queries import fetch_all, queries, sql_root
 
 log = structlog.get_logger(__name__)
 
@@ -35,14 +39,18 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """The migration files in version order; a badly named file is an error, not skipped."""
+def load_migrations(directory: Traversable | None = None) -> list[Migration]:
+    """The migration files (of `sql/migrations` unless `directory` is given) in version
+    order; a badly named file is an error, not skipped."""
+    folder = directory if directory is not None else sql_root().joinpath("migrations")
     found = []
-    for path in sorted(directory.glob("*.sql")):
-        m = _FILE_RE.match(path.name)
+    for file in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not file.name.endswith(".sql"):
+            continue
+        m = _FILE_RE.match(file.name)
         if not m:
-            raise MigrationError(f"migration file name {path.name!r} is not NNNN_name.sql")
-        found.append(Migration(int(m.group(1)), m.group(2), path.read_text()))
+            raise MigrationError(f"migration file name {file.name!r} is not NNNN_name.sql")
+        found.append(Migration(int(m.group(1)), m.group(2), file.read_text(encoding="utf-8")))
     versions = [m.version for m in found]
     if len(set(versions)) != len(versions):
         raise MigrationError("two migration files share a version number")
@@ -75,8 +83,14 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
                 await queries.migrations.record_migration(
                     conn, version=mig.version, name=mig.name, checksum=mig.checksum
                 )
-            log.info("migration_applied", version=mig.version, name=mig.name)
+            log.debug("migration_applied", version=mig.version, name=mig.name)
             done.append(mig.version)
+        # One line per start: what this call applied, or that there was nothing to do.
+        latest = max((m.version for m in migrations), default=0)
+        if done:
+            log.info("migrations_applied", versions=done, schema_version=latest)
+        else:
+            log.info("schema_up_to_date", schema_version=latest)
         return done
     finally:
         await queries.migrations.release_migration_lock(conn, lock_key=MIGRATION_LOCK_KEY)

@@ -1,5 +1,5 @@
 """REST rooms: create, list (pagination, search, counts), details, join, leave, members,
-invites, and the isolation of private rooms (DESIGN.md §5, issue 3)."""
+invites, and the isolation of private rooms (docs/contract.md §5, issue 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /api/upload and GET /api/files/{name} (issue 4, DESIGN.md §5 and §9): every allowed
+"""POST /api/upload and GET /api/files/{name} (issue 4, docs/contract.md §5 and §9): every allowed
 type accepted and served back safely, everything else refused with nothing written to the
 upload directory or the database, who may read a file, files on messages, the upload
 limit and the malware-scan hook."""

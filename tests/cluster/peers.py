@@ -1,7 +1,7 @@
 """A test client that survives what the cluster tests do to the servers, and the checks
 that nothing was lost.
 
-`Peer` follows DESIGN.md §7 with its own small loop (independent of chat_server.client,
+`Peer` follows docs/contract.md §7 with its own small loop (independent of chat_server.client,
 so these tests judge the server, not one client library):
 
 - it connects with a fresh python-socketio `AsyncClient` per attempt (python-socketio's

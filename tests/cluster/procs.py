@@ -273,7 +273,7 @@ def instance_env(
     data_dir: Path,
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of one test instance (DESIGN.md §3's names)."""
+    """The environment of one test instance (docs/contract.md §3's names)."""
     env = {
         key: value
         for key, value in os.environ.items()

@@ -7,7 +7,7 @@ in one room, connected through HAProxy and placed (by reconnecting until HAProxy
 stickiness cookie says so) two on each instance: one WebSocket and one long-polling client
 per instance. Peers deliver what they receive live
 and fill gaps with `sync` after reconnecting or on seeing a seq skip; live delivery plus
-sync must add up to the complete, ordered history (DESIGN.md §7).
+sync must add up to the complete, ordered history (docs/contract.md §7).
 """
 
 from __future__ import annotations

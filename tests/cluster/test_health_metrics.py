@@ -1,4 +1,4 @@
-"""What the operations endpoints report about a running instance (issue 5, DESIGN.md §10):
+"""What the operations endpoints report about a running instance (issue 5, docs/contract.md §10):
 connections up and down in /metrics, the Redis listener, readiness failing while an
 instance drains after SIGTERM."""
 

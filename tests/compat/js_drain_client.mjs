@@ -1,5 +1,5 @@
 // A socket.io-client v4 session with the client's default reconnection on, used by
-// tests/compat/test_node_drain.py to check that a graceful shutdown (DESIGN.md §7) moves a
+// tests/compat/test_node_drain.py to check that a graceful shutdown (docs/contract.md §7) moves a
 // standard JS client to another server by itself. Prints one JSON object per line.
 //
 // Environment: CHAT_URL, CHAT_TOKEN, CHAT_TIMEOUT_MS (default 20000).

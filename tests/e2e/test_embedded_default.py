@@ -20,8 +20,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -32,8 +33,21 @@ from tests.conftest import LOBBY_ID, PASSWORD
 # initdb on a first start takes a few seconds; a slow CI machine gets plenty of room.
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
-# Variables that would point the server away from the embedded default.
-SCRUBBED_ENV = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CHAT_ENV", "UPLOAD_DIR", "HOST", "PORT")
+# Variables that would point the server away from the embedded default, and
+# XDG_RUNTIME_DIR, unset as in a container or a fresh `su` shell (platformdirs warns then).
+SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "CHAT_ENV",
+    "UPLOAD_DIR",
+    "HOST",
+    "PORT",
+    "XDG_RUNTIME_DIR",
+)
+# A first start prints one line per step (embedded PostgreSQL, migrations, services,
+# listening); this leaves room for a few more without letting initdb's ~55 lines back in.
+MAX_START_LINES = 10
 
 
 def _free_port() -> int:
@@ -74,13 +88,25 @@ def _stop_leftover_postgres(pgdata: Path) -> None:
 
 
 class ServerProcess:
-    """`python -m chat_server [args]` in its own process group, logging to a file."""
+    """`python -m chat_server [args]` (or `command [args]`) in its own process group,
+    logging to a file. The environment is this process's without SCRUBBED_ENV, unless
+    `base_env` replaces it."""
 
-    def __init__(self, data_dir: Path, log_path: Path, *args: str, port: int | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        log_path: Path,
+        *args: str,
+        port: int | None = None,
+        command: Sequence[str] = (sys.executable, "-m", "chat_server"),
+        base_env: Mapping[str, str] | None = None,
+    ):
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        if base_env is None:
+            base_env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env = dict(base_env)
         env.update(
             DATA_DIR=str(data_dir),
             HOST="127.0.0.1",
@@ -90,7 +116,7 @@ class ServerProcess:
         )
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chat_server", *args],
+            [*command, *args],
             cwd=data_dir.parent,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -151,8 +177,9 @@ class Sandbox:
         self.data_dir = self.root / "data"
         self.processes: list[ServerProcess] = []
 
-    def start(self, *args: str, port: int | None = None) -> ServerProcess:
-        server = ServerProcess(self.data_dir, self.root / "server.log", *args, port=port)
+    def start(self, *args: str, port: int | None = None, **kwargs: Any) -> ServerProcess:
+        """A server on DATA_DIR; `kwargs` go to ServerProcess (command, base_env)."""
+        server = ServerProcess(self.data_dir, self.root / "server.log", *args, port=port, **kwargs)
         self.processes.append(server)
         return server
 
@@ -267,3 +294,22 @@ async def test_migrate_on_embedded_postgres(sandbox: Sandbox) -> None:
     assert code == 0, out
     assert "schema is up to date" in out, out
     assert not (sandbox.pgdata / "postmaster.pid").exists(), out
+
+
+async def test_first_start_prints_one_line_per_step(sandbox: Sandbox) -> None:
+    """Issue 14 item 8: initdb's and pg_ctl's output and platformdirs' RuntimeDirWarning
+    go to DATA_DIR/postgres.log, not to the terminal, where the listening line must show."""
+    server = sandbox.start()
+    await server.wait_ready()
+    assert server.terminate() == 0, server.output()
+    out = server.output()
+    listening = f"listening on http://127.0.0.1:{server.port}"
+    assert listening in out, out
+    start = out[: out.index(listening)].splitlines()
+    assert len(start) < MAX_START_LINES, out
+    for noise in ("Success.", "initdb", "pg_ctl", "RuntimeDirWarning", "XDG_RUNTIME_DIR"):
+        assert noise not in out, f"{noise!r} in the server's output:\n{out}"
+    assert "embedded_postgres_started" in out and "migrations_applied" in out, out
+    # Kept, not lost: the embedded server's setup output is in its log file.
+    kept = (sandbox.data_dir / "postgres.log").read_text()
+    assert "Success." in kept and "initdb" in kept, kept

@@ -1,4 +1,4 @@
-"""Socket authentication (DESIGN.md §6): handshake token, the `authenticate` event, the
+"""Socket authentication (docs/contract.md §6): handshake token, the `authenticate` event, the
 unauthenticated timeout, refused tokens, extending a live session, logout."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sending over the socket (DESIGN.md §6, §7): broadcast, ack contents, per-room seq,
+"""Sending over the socket (docs/contract.md §6, §7): broadcast, ack contents, per-room seq,
 idempotent retries, the HTTP fallback and the long-polling transport."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Presence: online while any connection lives (tabs count once), offline with lastSeen after
 the last one closes, only to the rooms a user shares (and only small ones), across two
-instances sharing Redis (issue 3, DESIGN.md §8).
+instances sharing Redis (issue 3, docs/contract.md §8).
 
 The lobby holds every test user, so these tests put users in a small private room or a DM
 and only look at presence events about the user under test.

@@ -1,4 +1,4 @@
-"""Catching up after a disconnect (DESIGN.md §7): `sync` and the `after=` history query."""
+"""Catching up after a disconnect (docs/contract.md §7): `sync` and the `after=` history query."""
 
 from __future__ import annotations
 

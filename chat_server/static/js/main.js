@@ -1,4 +1,4 @@
-// The chat web client: state, views and the realtime connection (DESIGN.md §6-§7).
+// The chat web client: state, views and the realtime connection (docs/contract.md §6-§7).
 //
 // Delivery model, as the server defines it:
 // - every message has a per-room `seq`; the client remembers the highest seq it has per
@@ -30,7 +30,7 @@ const SOCKET_CLIENT_URL = "/static/vendor/socket.io.esm.min.js";
 const LOBBY_ID = "00000000-0000-4000-8000-000000000001";
 const PAGE_SIZE = 50;
 const MAX_CONTENT = 5000;
-// The server's upload rules (DESIGN.md §9): checked here first so errors show before sending.
+// The server's upload rules (docs/contract.md §9), checked here so errors show before sending.
 const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
 const UPLOAD_TYPES = {
   jpg: ["image/jpeg"], jpeg: ["image/jpeg"], png: ["image/png"], gif: ["image/gif"],
@@ -621,7 +621,7 @@ async function connectSocket() {
   try {
     mod = await import(SOCKET_CLIENT_URL);
   } catch {
-    fatal("The Socket.IO client is not installed on the server. Run scripts/setup.sh (npm ci) and restart.");
+    fatal("The Socket.IO client could not be loaded from the server (/static/vendor/). Reload the page; if it persists, reinstall the server package.");
     return;
   }
   const socket = mod.io("/chat", {
