@@ -5,6 +5,7 @@ The variable names are a public contract (DESIGN.md §3): operators and scripts 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
@@ -167,6 +168,13 @@ class Config:
         )
         if not 10 <= cfg.bcrypt_rounds <= 16:
             raise ConfigError("BCRYPT_ROUNDS must be between 10 and 16")
+        for proxy in cfg.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network"
+                ) from exc
         if cfg.log_format not in ("json", "console"):
             raise ConfigError("LOG_FORMAT must be json or console")
         return cfg
