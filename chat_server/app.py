@@ -155,6 +155,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 "rooms": config.rate_limit_rooms,
                 "invites": config.rate_limit_invites,
                 "typing": config.rate_limit_typing,
+                "profile": config.rate_limit_profile,
             },
             redis_url=config.redis_url,
         )

@@ -30,6 +30,11 @@ DEFAULT_RATE_LIMIT_ROOMS = "30/hour"
 DEFAULT_RATE_LIMIT_INVITES = "100/hour"
 DEFAULT_RATE_LIMIT_TYPING = "120/minute"
 DEFAULT_MAX_CONNECTIONS_PER_USER = 20
+# Changes of one's own account that check the current password (a new password or email,
+# or any PUT /api/users/me carrying currentPassword), per user and per client IP: a stolen
+# access token must not guess the password, or probe which emails are registered, beyond
+# what the login limit allows. People change these a few times a year.
+DEFAULT_RATE_LIMIT_PROFILE = "10/hour"
 
 # The seed's token lifetimes: short access tokens limit the damage of a leaked token,
 # refresh tokens keep a browser signed in for a week.
@@ -83,6 +88,7 @@ class Config:
     rate_limit_rooms: str = DEFAULT_RATE_LIMIT_ROOMS
     rate_limit_invites: str = DEFAULT_RATE_LIMIT_INVITES
     rate_limit_typing: str = DEFAULT_RATE_LIMIT_TYPING
+    rate_limit_profile: str = DEFAULT_RATE_LIMIT_PROFILE
     # 0 turns the limit off.
     max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1"})
@@ -146,6 +152,7 @@ class Config:
             rate_limit_rooms=_rate(e, "RATE_LIMIT_ROOMS", DEFAULT_RATE_LIMIT_ROOMS),
             rate_limit_invites=_rate(e, "RATE_LIMIT_INVITES", DEFAULT_RATE_LIMIT_INVITES),
             rate_limit_typing=_rate(e, "RATE_LIMIT_TYPING", DEFAULT_RATE_LIMIT_TYPING),
+            rate_limit_profile=_rate(e, "RATE_LIMIT_PROFILE", DEFAULT_RATE_LIMIT_PROFILE),
             max_connections_per_user=_int(
                 e, "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER
             ),

@@ -300,6 +300,7 @@ def instance_env(
             "RATE_LIMIT_ROOMS": "100000/hour",
             "RATE_LIMIT_INVITES": "100000/hour",
             "RATE_LIMIT_TYPING": "100000/minute",
+            "RATE_LIMIT_PROFILE": "100000/hour",
             # Tests reconnect the same users many times (placement, chaos).
             "MAX_CONNECTIONS_PER_USER": "1000",
             "TRUSTED_PROXIES": "127.0.0.1",
