@@ -108,6 +108,13 @@ class AuthService:
         async with self._pool.acquire() as conn, conn.transaction():
             return await self._open_session(conn, user)
 
+    async def login_account_key(self, identifier: str) -> str:
+        """The per-account lock-out key of a login identifier: folded by the database as
+        the account lookup folds it, so every spelling that reaches an account counts for
+        that account (and one that reaches none, for itself: no enumeration)."""
+        async with self._pool.acquire() as conn:
+            return "login:" + await user_store.fold_identifier(conn, identifier)
+
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the old one is spent.
 
