@@ -157,6 +157,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
                 "typing": config.rate_limit_typing,
                 "membership": config.rate_limit_membership,
                 "sync": config.rate_limit_sync,
+                "profile": config.rate_limit_profile,
             },
             redis_url=config.redis_url,
         )

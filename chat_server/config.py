@@ -5,6 +5,7 @@ The variable names are a public contract (docs/contract.md §3): operators and s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
@@ -36,6 +37,11 @@ DEFAULT_MAX_CONNECTIONS_PER_USER = 20
 # each reconnect (20 tabs x 2 chunks x a couple of reconnects in a deploy stays under it).
 DEFAULT_RATE_LIMIT_MEMBERSHIP = "30/minute"
 DEFAULT_RATE_LIMIT_SYNC = "120/minute"
+# Changes of one's own account that check the current password (a new password or email,
+# or any PUT /api/users/me carrying currentPassword), per user and per client IP: a stolen
+# access token must not guess the password, or probe which emails are registered, beyond
+# what the login limit allows. People change these a few times a year.
+DEFAULT_RATE_LIMIT_PROFILE = "10/hour"
 
 # The seed's token lifetimes: short access tokens limit the damage of a leaked token,
 # refresh tokens keep a browser signed in for a week.
@@ -91,6 +97,7 @@ class Config:
     rate_limit_typing: str = DEFAULT_RATE_LIMIT_TYPING
     rate_limit_membership: str = DEFAULT_RATE_LIMIT_MEMBERSHIP
     rate_limit_sync: str = DEFAULT_RATE_LIMIT_SYNC
+    rate_limit_profile: str = DEFAULT_RATE_LIMIT_PROFILE
     # 0 turns the limit off.
     max_connections_per_user: int = DEFAULT_MAX_CONNECTIONS_PER_USER
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1"})
@@ -156,6 +163,7 @@ class Config:
             rate_limit_typing=_rate(e, "RATE_LIMIT_TYPING", DEFAULT_RATE_LIMIT_TYPING),
             rate_limit_membership=_rate(e, "RATE_LIMIT_MEMBERSHIP", DEFAULT_RATE_LIMIT_MEMBERSHIP),
             rate_limit_sync=_rate(e, "RATE_LIMIT_SYNC", DEFAULT_RATE_LIMIT_SYNC),
+            rate_limit_profile=_rate(e, "RATE_LIMIT_PROFILE", DEFAULT_RATE_LIMIT_PROFILE),
             max_connections_per_user=_int(
                 e, "MAX_CONNECTIONS_PER_USER", DEFAULT_MAX_CONNECTIONS_PER_USER
             ),
@@ -178,6 +186,13 @@ class Config:
         )
         if not 10 <= cfg.bcrypt_rounds <= 16:
             raise ConfigError("BCRYPT_ROUNDS must be between 10 and 16")
+        for proxy in cfg.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"TRUSTED_PROXIES: {proxy!r} is not an IP address or CIDR network"
+                ) from exc
         if cfg.log_format not in ("json", "console"):
             raise ConfigError("LOG_FORMAT must be json or console")
         return cfg

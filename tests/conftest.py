@@ -107,6 +107,7 @@ def make_config(database_url: str, tmp_path: Path) -> Callable[..., Config]:
             rate_limit_typing="10000/minute",
             rate_limit_membership="10000/minute",
             rate_limit_sync="10000/minute",
+            rate_limit_profile="10000/hour",
             max_connections_per_user=1000,
             bcrypt_rounds=10,
             db_pool_min=1,

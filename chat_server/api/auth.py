@@ -6,14 +6,33 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
-from chat_server.errors import InvalidToken, Unauthenticated, ValidationFailed
+from chat_server.errors import (
+    InvalidToken,
+    Unauthenticated,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from schemas.auth import LoginSchema, RefreshSchema, RegisterSchema
 
 routes = web.RouteTableDef()
 
+JSON = "application/json"
+
+
+def refuse_cross_site(request: web.Request) -> None:
+    """Login CSRF: a foreign page must not sign the visitor's browser in to an account of
+    the attacker's choosing (then read what the victim types into it). Browsers send
+    text/plain, form and multipart bodies cross-site without a CORS preflight, so only JSON
+    is taken, and a foreign Origin (or Referer) is refused as on cookie-authenticated
+    writes. Clients without an Origin (API clients) are not browsers and pass."""
+    deps.check_origin(request)
+    if request.content_type != JSON:
+        raise UnsupportedMediaType(f"Send the body as {JSON}")
+
 
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
+    refuse_cross_site(request)
     data = await deps.json_body(request, RegisterSchema())
     services = request.app[SERVICES]
     await services.limiter.hit("register", deps.client_ip(request))
@@ -25,6 +44,7 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
+    refuse_cross_site(request)
     data = await deps.json_body(request, LoginSchema())
     identifier = LoginSchema.identifier(data)
     if not identifier:
@@ -33,9 +53,10 @@ async def login(request: web.Request) -> web.Response:
         )
     services = request.app[SERVICES]
     await services.limiter.hit("login", deps.client_ip(request))
-    # Failed logins per account, keyed by the identifier as given whether or not such an
-    # account exists (the same answer and the same bcrypt work either way: no enumeration).
-    account = "login:" + identifier.strip().lower()
+    # Failed logins per account, keyed by the identifier as the database folds it, whether
+    # or not such an account exists (the same answer and the same bcrypt work either way:
+    # no enumeration).
+    account = await services.auth.login_account_key(identifier)
     await services.limiter.check("login_account", account)
     try:
         pair = await services.auth.login(identifier, data["password"])

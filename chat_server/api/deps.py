@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -68,17 +69,67 @@ def check_origin(request: web.Request) -> None:
 
 
 def client_ip(request: web.Request) -> str:
-    """The caller's IP: X-Forwarded-For is believed only from a trusted proxy."""
+    """The caller's IP, as the rate limits count it.
+
+    X-Forwarded-For is believed only from a trusted proxy (TRUSTED_PROXIES, addresses or
+    CIDR networks). Its entries, across every header line in order (a client can send a
+    line of its own before the one a proxy adds), are walked from the right: trusted
+    proxies are skipped and the first address that is not one is the client. Whatever is
+    left of it was written by the client and is ignored. An entry that is no IP address
+    cannot have come from a proxy we trust: the walk stops and the trusted hop next to it
+    is taken. When every hop is trusted the left-most one is the client.
+    """
     peer = request.remote or "unknown"
     config: Config = request.app[CONFIG]
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded and peer in config.trusted_proxies:
-        candidate = forwarded.split(",")[-1].strip()
+    trusted = _trusted_networks(config.trusted_proxies)
+    client = _parse_ip(peer)
+    if client is None or not _is_trusted(client, trusted):
+        return peer
+    hops = [
+        hop.strip()
+        for line in request.headers.getall("X-Forwarded-For", ())
+        for hop in line.split(",")
+    ]
+    for hop in reversed(hops):
+        address = _parse_ip(hop)
+        if address is None:
+            break
+        client = address
+        if not _is_trusted(address, trusted):
+            break
+    return str(client)
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_ip(text: str) -> IPAddress | None:
+    """An address, IPv4-mapped IPv6 ones as IPv4 (a dual-stack socket reports those)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+@functools.lru_cache(maxsize=8)
+def _trusted_networks(entries: frozenset[str]) -> tuple[IPNetwork, ...]:
+    """TRUSTED_PROXIES as networks (a plain address is a /32 or /128); parsed once."""
+    networks = []
+    for entry in entries:
         try:
-            return str(ipaddress.ip_address(candidate))
+            networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            return peer
-    return peer
+            # config.py refuses these at start; a hand-made Config may still hold one.
+            continue
+    return tuple(networks)
+
+
+def _is_trusted(address: IPAddress, trusted: tuple[IPNetwork, ...]) -> bool:
+    return any(address in network for network in trusted)
 
 
 async def json_body(request: web.Request, schema: Schema) -> dict[str, Any]:

@@ -70,7 +70,8 @@ ERROR_MEANING = {
     404: "not_found: no such resource, or one the caller may not see",
     409: "conflict: already taken / already used",
     413: "too_large: the body is over the limit",
-    415: "unsupported_media_type: the file is not an allowed type or does not match its name",
+    415: "unsupported_media_type: the file is not an allowed type or does not match its "
+    "name, or a body that must be JSON is not `application/json`",
     429: "rate_limited: retry after `Retry-After` seconds",
     503: "unavailable: a dependency is down or the instance is draining; retry",
 }
@@ -136,11 +137,12 @@ OPERATIONS: tuple[Op, ...] = (
         "Create an account (joins the lobby)",
         "auth",
         {201: r.AuthPairSchema},
-        (400, 409, 413, 429, 503),
+        (400, 403, 409, 413, 415, 429, 503),
         auth=False,
         body=RegisterSchema,
         description="Also sets the httpOnly `chat_access` and `chat_refresh` cookies. "
-        "Rate limited per client IP.",
+        "Rate limited per client IP. The body must be `application/json` (415) and a "
+        "browser's Origin ours or allowed (403).",
         links=_USER_LINKS,
     ),
     Op(
@@ -149,11 +151,13 @@ OPERATIONS: tuple[Op, ...] = (
         "Log in with email or username",
         "auth",
         {200: r.AuthPairSchema},
-        (400, 401, 413, 429, 503),
+        (400, 401, 403, 413, 415, 429, 503),
         auth=False,
         body=LoginSchema,
         description="Give `email` (an email or a username) or `username`. A wrong password and "
-        "an unknown account get the same 401. Rate limited per client IP and per account.",
+        "an unknown account get the same 401. Rate limited per client IP and per account. "
+        "The body must be `application/json` (415) and a browser's Origin ours or allowed "
+        "(403).",
     ),
     Op(
         "post",
@@ -192,9 +196,11 @@ OPERATIONS: tuple[Op, ...] = (
         "Change username, email, display name or password",
         "users",
         {200: r.UserPrivateSchema},
-        (400, 401, 403, 404, 409, 413, 503),
+        (400, 401, 403, 404, 409, 413, 429, 503),
         body=UpdateMeSchema,
-        description="A new `password` needs `currentPassword`.",
+        description="A new `password` or `email` needs `currentPassword`; a request with any "
+        "of the three is rate limited per user and per client IP. A new password ends every "
+        "other session of the user.",
     ),
     Op(
         "get",

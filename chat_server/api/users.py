@@ -11,6 +11,11 @@ from schemas.rooms import UserPathSchema
 
 routes = web.RouteTableDef()
 
+# Fields of PUT /api/users/me that make it check the current password (a new password or
+# email needs it; a currentPassword sent along is checked too): each such request is a
+# password guess and, for an email, a probe of which addresses are registered.
+PASSWORD_CHECKED_FIELDS = frozenset({"password", "email", "current_password"})
+
 
 @routes.get("/api/users/me")
 async def get_me(request: web.Request) -> web.Response:
@@ -23,6 +28,11 @@ async def update_me(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     changes = await deps.json_body(request, UpdateMeSchema())
     services = request.app[SERVICES]
+    if PASSWORD_CHECKED_FIELDS & changes.keys():
+        # Like login: per user (a stolen token from many IPs) and per client IP (one
+        # attacker holding many users' tokens), counted before the bcrypt check.
+        await services.limiter.hit("profile", "user:" + who.user_id)
+        await services.limiter.hit("profile", "ip:" + deps.client_ip(request))
     user = await services.users.update_me(who.user_id, changes)
     if "password" in changes:
         # A new password locks out every other device (e.g. an attacker's stolen session).

@@ -108,6 +108,13 @@ class AuthService:
         async with self._pool.acquire() as conn, conn.transaction():
             return await self._open_session(conn, user)
 
+    async def login_account_key(self, identifier: str) -> str:
+        """The per-account lock-out key of a login identifier: folded by the database as
+        the account lookup folds it, so every spelling that reaches an account counts for
+        that account (and one that reaches none, for itself: no enumeration)."""
+        async with self._pool.acquire() as conn:
+            return "login:" + await user_store.fold_identifier(conn, identifier)
+
     async def refresh(self, refresh_token: str) -> TokenPair:
         """Exchange a refresh token for a new pair; the old one is spent.
 
@@ -115,7 +122,9 @@ class AuthService:
         family is revoked (its refresh tokens, and its access tokens through the session
         blacklist) and the caller must log in again. Within the grace window after the
         rotation a reuse is taken for a concurrent refresh (two tabs, a client retry after
-        a lost response) and gets its own new pair instead.
+        a lost response) and gets the same successor refresh token that the rotation
+        produced (with a fresh access token of the session): never a second live refresh
+        token, so a copy of the token cannot branch the session.
         """
         token_hash = hash_refresh_token(refresh_token)
         reused_family = None
@@ -133,12 +142,14 @@ class AuthService:
             elif row["expires_at"] <= now:
                 raise InvalidToken("Refresh token expired")
             else:
-                if not in_grace:
-                    await token_store.mark_rotated(conn, row["id"])
                 user = await user_store.get_user(conn, row["user_id"])
                 if user is None:
                     raise InvalidToken("Invalid refresh token")
-                return await self._issue(conn, user, row["family_id"])
+                successor = self._codec.successor_refresh_token(refresh_token)
+                if not in_grace:
+                    await token_store.mark_rotated(conn, row["id"])
+                    return await self._issue(conn, user, row["family_id"], successor)
+                return await self._reissue(conn, user, row["family_id"], successor)
         # Outside the transaction so the revocation is committed whatever happens next.
         log.warning("refresh_token_reuse", family_id=str(reused_family))
         await self._revoke_access(str(reused_family))
@@ -197,9 +208,15 @@ class AuthService:
         return await self._issue(conn, user, uuid.uuid4())
 
     async def _issue(
-        self, conn: asyncpg.Connection, user: dict[str, Any], family_id: uuid.UUID
+        self,
+        conn: asyncpg.Connection,
+        user: dict[str, Any],
+        family_id: uuid.UUID,
+        refresh: str | None = None,
     ) -> TokenPair:
-        refresh = new_refresh_token()
+        """A new pair of the session `family_id`; its refresh token (random unless given)
+        is stored, hashed."""
+        refresh = refresh or new_refresh_token()
         await token_store.insert_refresh_token(
             conn,
             user["id"],
@@ -207,6 +224,23 @@ class AuthService:
             hash_refresh_token(refresh),
             datetime.now(UTC) + self._refresh_ttl,
         )
+        return self._pair(user, family_id, refresh, self._refresh_ttl)
+
+    async def _reissue(
+        self, conn: asyncpg.Connection, user: dict[str, Any], family_id: uuid.UUID, refresh: str
+    ) -> TokenPair:
+        """The pair of a replay inside the grace window: the successor already stored (if
+        the session was not revoked meanwhile) and a fresh access token."""
+        row = await token_store.lock_refresh_token(conn, hash_refresh_token(refresh))
+        if row is None or row["revoked_at"] is not None or row["family_id"] != family_id:
+            # Revoked meanwhile, or rotated before successors were derived (an upgrade).
+            raise InvalidToken("Invalid refresh token")
+        remaining = row["expires_at"] - datetime.now(UTC)
+        return self._pair(user, family_id, refresh, remaining)
+
+    def _pair(
+        self, user: dict[str, Any], family_id: uuid.UUID, refresh: str, refresh_left: timedelta
+    ) -> TokenPair:
         access, _claims = self._codec.issue_access(
             str(user["id"]), user["username"], str(family_id)
         )
@@ -214,6 +248,6 @@ class AuthService:
             access_token=access,
             refresh_token=refresh,
             expires_in=self._codec.access_ttl_s,
-            refresh_expires_in=int(self._refresh_ttl.total_seconds()),
+            refresh_expires_in=max(0, int(refresh_left.total_seconds())),
             user=views.user_private(user),
         )

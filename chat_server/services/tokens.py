@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -17,6 +19,9 @@ JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret  # nosec B105
 # Tolerated clock difference between instances when checking exp/iat.
 CLOCK_LEEWAY_S = 5
+# Domain separation: the JWT secret also keys the successor derivation below, and the
+# MAC of a refresh token must never be usable as anything else.
+_SUCCESSOR_CONTEXT = b"chat-server refresh successor v1\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,20 @@ class TokenCodec:
             algorithm=JWT_ALGORITHM,
         )
         return token, claims
+
+    def successor_refresh_token(self, spent: str) -> str:
+        """The refresh token that replaces `spent` at rotation: HMAC-SHA256 of it under the
+        server secret, in the format of `new_refresh_token` (256 bits, URL-safe).
+
+        Derived rather than random so that a replay of `spent` inside the grace window
+        (two tabs, a retry after a lost response) can be answered with the very same
+        successor while only hashes are stored: no second live token, no session branch.
+        Unpredictable without both the spent token and the secret.
+        """
+        mac = hmac.new(
+            self._secret.encode(), _SUCCESSOR_CONTEXT + spent.encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def decode_access(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, expiry and type; raise InvalidToken otherwise."""

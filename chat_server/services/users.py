@@ -50,17 +50,28 @@ class UserService:
         return views.user_private(user)
 
     async def update_me(self, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Change username, email, display name or password (the last needs the current one)."""
-        new_hash = None
-        if "password" in changes:
+        """Change username, email, display name or password.
+
+        A new password or email needs the current password (a stolen access token must not
+        take the account over); a given `current_password` is always checked, before
+        anything else, so a taken email (409) is only told to whoever knows the password.
+        """
+        if ("password" in changes or "email" in changes) and "current_password" not in changes:
+            raise ValidationFailed(
+                "Changing the password or email needs the current password",
+                fields={"currentPassword": ["Required to change the password or email."]},
+            )
+        if "current_password" in changes:
             async with self._pool.acquire() as conn:
                 current = await user_store.get_password_hash(conn, user_id)
             if current is None or not await passwords.verify_password(
-                changes.get("current_password", ""), current
+                changes["current_password"], current
             ):
                 raise ValidationFailed(
                     "Current password is wrong", fields={"currentPassword": ["Does not match."]}
                 )
+        new_hash = None
+        if "password" in changes:
             new_hash = await passwords.hash_password(changes["password"], self._rounds)
         display_name = changes.get("display_name")
         async with self._pool.acquire() as conn, conn.transaction():

@@ -42,6 +42,12 @@ async def get_login(conn: asyncpg.Connection, identifier: str) -> Row | None:
     return dict(row) if row else None
 
 
+async def fold_identifier(conn: asyncpg.Connection, identifier: str) -> str:
+    """`identifier` through PostgreSQL's lower(), the folding of the account lookup and of
+    the unique indexes (Python's str.lower differs: "İ", the Kelvin sign, ...)."""
+    return str(await queries.users.fold_identifier(conn, identifier=identifier))
+
+
 async def update_profile(
     conn: asyncpg.Connection,
     user_id: UUID | str,

@@ -16,6 +16,10 @@ FROM users
 WHERE lower(email) = lower(:identifier) OR lower(username) = lower(:identifier)
 LIMIT 1;
 
+-- name: fold_identifier(identifier)$
+-- A login identifier lower-cased exactly as the login lookup and the unique indexes do.
+SELECT lower(:identifier);
+
 -- name: update_user_profile(username, email, clear_display_name, display_name, user_id)^
 -- Change the editable profile fields; NULL arguments keep the current value.
 UPDATE users

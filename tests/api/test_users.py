@@ -114,7 +114,10 @@ async def test_taken_username_is_409(server, http, register, case):
 async def test_taken_email_is_409(server, http, register):
     alice = await register(server)
     bob = await register(server)
-    status, body = await put_me(http, server, bob, {"email": alice.email.upper()})
+    # An email change needs the current password (issue 14 #11), checked before the 409.
+    status, body = await put_me(
+        http, server, bob, {"email": alice.email.upper(), "currentPassword": bob.password}
+    )
     assert status == 409, body
     assert "email" in assert_error(body, "conflict")["fields"]
 

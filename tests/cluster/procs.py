@@ -302,6 +302,7 @@ def instance_env(
             "RATE_LIMIT_TYPING": "100000/minute",
             "RATE_LIMIT_MEMBERSHIP": "100000/minute",
             "RATE_LIMIT_SYNC": "100000/minute",
+            "RATE_LIMIT_PROFILE": "100000/hour",
             # Tests reconnect the same users many times (placement, chaos).
             "MAX_CONNECTIONS_PER_USER": "1000",
             "TRUSTED_PROXIES": "127.0.0.1",

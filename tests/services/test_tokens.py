@@ -284,3 +284,17 @@ async def test_memory_blacklist_forgets_expired_entries():
     assert not await bl.contains("old")
     assert await bl.contains("new")
     assert not await bl.contains("never")
+
+
+def test_the_successor_of_a_refresh_token_is_fixed_unguessable_and_well_formed():
+    """Replays inside the grace window get the same successor (issue 14 #10): it is derived
+    from the spent token under the server secret, in the format of a random token."""
+    codec = TokenCodec("s" * 40, 900)
+    spent = new_refresh_token()
+    successor = codec.successor_refresh_token(spent)
+    assert successor == codec.successor_refresh_token(spent)
+    assert len(successor) == len(spent) == 43
+    assert base64.urlsafe_b64decode(successor + "=")  # URL-safe base64, 256 bits
+    assert successor not in (spent, codec.successor_refresh_token(new_refresh_token()))
+    assert TokenCodec("t" * 40, 900).successor_refresh_token(spent) != successor
+    assert hash_refresh_token(successor) != hash_refresh_token(spent)
