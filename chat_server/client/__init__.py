@@ -2,11 +2,11 @@
 
 It is the client half of the delivery guarantees of DESIGN.md §7 and talks to the server
 over the network only (REST with aiohttp, Socket.IO with python-socketio's AsyncClient):
-sends wait in an outbox with a `clientMsgId` until acked (`outbox.py`); every message is
-delivered once, per room in seq order, gaps filled with `sync` (`ordering.py`,
-`receiving.py`); the socket reconnects with backoff and syncs after every connect
-(`connection.py`); tokens are refreshed before they expire (`rest.py`); `ChatClient`
-(`chat.py`) is the facade that wires them together.
+sends wait in an outbox with a `clientMsgId` until acked (`outbox.py`, `sending.py`);
+every message is delivered once, per room in seq order, gaps filled with `sync`
+(`ordering.py`, `receiving.py`); the socket reconnects with backoff and syncs after every
+connect (`connection.py`); tokens are refreshed before they expire (`rest.py`); the bot
+helpers are in `helpers.py`; `ChatClient` (`chat.py`) is the facade that wires them.
 
 This package owns the client's public names (re-exported here). It must not import
 anything from the server (`chat_server.*` outside this package, asyncpg, Pillow, ...):

@@ -1,21 +1,19 @@
 """`ChatClient`: the thin facade a bot uses, wiring the client's parts together.
 
-Owns: the public API (login/register, connect/close, send/send_dm through the outbox,
-next_message/on_message, the bot helpers: upload, mark_read, typing, create/join/leave
-room, history, logout, `call`/`on` for anything else), the send loop that moves outbox
-items onto the live socket, and ending the session (revoked, logged out). Must not: hold
-delivery, retry or ordering rules itself (`Outbox`, `Ordering`, `Receiver`), talk HTTP
-(`RestApi`) or manage reconnects (`Connection`); it only composes them.
+Owns: the public API (login/register, connect/close/logout, send/send_dm into the outbox,
+next_message/on_message, the bot helpers mixed in from helpers.py), the client's
+background tasks (send loop, token refresh, `on_message` dispatch) and ending the session
+(revoked, logged out). Must not: hold delivery, retry or ordering rules itself (`Outbox`,
+`Ordering`, `Receiver`, `Sender`), talk HTTP (`RestApi`) or manage reconnects
+(`Connection`); it only composes them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +32,10 @@ from .ordering import Ordering
 from .outbox import ACK_TIMEOUT_S, Outbox, PendingMessage
 from .receiving import Receiver
 from .rest import RestApi, Tokens, jwt_claims, new_http_session, request
+from .sending import Sender
 
 log = logging.getLogger(__name__)
 
-# When an emit fails although we believed we were connected, wait this long before the
-# next try (the disconnect is being processed meanwhile).
-EMIT_FAILURE_PAUSE_S = 0.1
 # After a token refresh fails for a network reason, try again this soon.
 TOKEN_REFRESH_RETRY_S = 2.0
 
@@ -111,8 +107,8 @@ class ChatClient(BotHelpers):
             reconnect_delay_max_s=reconnect_delay_max_s,
         )
         self._receiver = Receiver(Ordering(since), self._conn, self._rest)
+        self._sender = Sender(self._outbox, self._conn, self._receiver)
         self._on_message = on_message
-        self._wake_sender = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
         self._session_over: ChatClientError | None = None
@@ -236,7 +232,7 @@ class ChatClient(BotHelpers):
             raise RuntimeError("connect() was already called")
         await self._conn.start()
         self._tasks = [
-            asyncio.create_task(self._send_loop(), name="chat-client-send"),
+            asyncio.create_task(self._sender.run(), name="chat-client-send"),
             asyncio.create_task(self._refresh_loop(), name="chat-client-refresh"),
         ]
         if self._on_message is not None:
@@ -337,46 +333,9 @@ class ChatClient(BotHelpers):
             raise ClientClosed()
         if self._session_over is not None:
             raise self._session_over
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        # A caller that stopped waiting must not cause "exception never retrieved" noise.
-        future.add_done_callback(_retrieve)
-        item = self._outbox.add(
-            PendingMessage(
-                client_msg_id=client_msg_id or str(uuid.uuid4()),
-                room_id=room_id,
-                recipient_id=recipient_id,
-                content=content,
-                message_type=message_type,
-                file_id=file_id,
-                future=future,
-            )
+        return self._sender.enqueue(
+            room_id, recipient_id, content, client_msg_id, message_type, file_id
         )
-        self._wake_sender.set()
-        return item
-
-    async def _send_loop(self) -> None:
-        """Emit outbox items in order while connected; a few may await acks at once."""
-        while not self._conn.stop.is_set():
-            await self._conn.ready.wait()
-            self._wake_sender.clear()
-            item, wait_s = self._outbox.next_to_send()
-            if item is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_sender.wait(), wait_s)
-                continue
-            attempt = self._outbox.sending(item)
-
-            def on_ack(*args: Any, item: PendingMessage = item, attempt: int = attempt) -> None:
-                message = self._outbox.on_ack(item, attempt, args[0] if args else None)
-                if message is not None:
-                    self._receiver.ingest(message)
-                self._wake_sender.set()
-
-            if not await self._conn.emit(item.event, item.payload(), on_ack):
-                # Not connected after all (the disconnect is being processed): pause
-                # rather than spin until `ready` is cleared.
-                self._outbox.emit_failed(item)
-                await self._conn.sleep_or_stop(EMIT_FAILURE_PAUSE_S)
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -447,11 +406,6 @@ class ChatClient(BotHelpers):
 
     def _on_server_shutdown(self, data: Any = None) -> None:
         self._conn.shutdown_hint(data.get("reconnectAfterMs") if isinstance(data, dict) else None)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 __all__ = ["NAMESPACE", "ChatClient", "ClientStats", "MessageHandler"]
