@@ -44,7 +44,8 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 # Between two polls of a port, a health URL or HAProxy's stats.
 POLL_INTERVAL_S = 0.1
-# What a child preserves of the caller's settings (`preexec_fn` of subprocess.Popen).
+# Run in a child before its program (subprocess.Popen's `preexec_fn`): the bench raises
+# its descriptor limit there.
 Preexec = Callable[[], None] | None
 
 
@@ -211,7 +212,38 @@ class ProcessGroup:
                 proc.wait(timeout=10)
 
 
-class Instance:
+class Launched:
+    """A process of `group`: its output goes to `log_path` (None: ours), it is pinned to
+    `cpus` and `preexec_fn` runs in it before its program (see `spawn`)."""
+
+    def __init__(
+        self,
+        group: ProcessGroup,
+        log_path: Path | None,
+        cpus: str | None,
+        preexec_fn: Preexec,
+    ):
+        self.group = group
+        self.log_path = log_path
+        self.cpus = cpus
+        self.preexec_fn = preexec_fn
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.proc = self.group.spawn(
+            args, env, self.log_path, cpus=self.cpus, preexec_fn=self.preexec_fn
+        )
+        return self.proc
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self, lines: int = 60) -> str:
+        return tail(self.log_path, lines)
+
+
+class Instance(Launched):
     """One app process on 127.0.0.1:`port` named `name` (its INSTANCE_ID); `env` is
     everything else it reads. `command` defaults to `serve_command()`."""
 
@@ -227,15 +259,11 @@ class Instance:
         cpus: str | None = None,
         preexec_fn: Preexec = None,
     ):
-        self.group = group
+        super().__init__(group, log_path, cpus, preexec_fn)
         self.name = name
         self.port = port
         self.env = {**env, "HOST": "127.0.0.1", "PORT": str(port), "INSTANCE_ID": name}
-        self.log_path = log_path
         self.command = command or serve_command()
-        self.cpus = cpus
-        self.preexec_fn = preexec_fn
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -248,14 +276,8 @@ class Instance:
 
     def start(self) -> Instance:
         """Start (or start again, on the same port) without waiting."""
-        self.proc = self.group.spawn(
-            self.command, self.env, self.log_path, cpus=self.cpus, preexec_fn=self.preexec_fn
-        )
+        self._spawn(self.command, self.env)
         return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
     def signal(self, signum: int) -> None:
         if self.proc is None:
@@ -274,9 +296,6 @@ class Instance:
         """Until /health/ready answers 200; LaunchError if the process exits first."""
         url = f"{self.url}/health/ready"
         wait_until(lambda: http_ok(url), f"{self.name} ready", timeout, self.proc, self.log_path)
-
-    def log(self, lines: int = 60) -> str:
-        return tail(self.log_path, lines)
 
 
 def start_all(instances: Iterable[Instance], timeout: float = START_TIMEOUT_S) -> None:
@@ -327,7 +346,7 @@ def server_states(stats_csv: str, backend: str = HAPROXY_BACKEND) -> dict[str, s
     return states
 
 
-class HAProxy:
+class HAProxy(Launched):
     """HAProxy in the foreground with `cfg` (the packaged haproxy.cfg), listening on
     host:port, in front of `backends` (address:port, app1 first). `master_worker` (-W) lets
     HAProxy reload; without it the pid is the process that proxies (for CPU/RSS figures)."""
@@ -348,7 +367,7 @@ class HAProxy:
         cpus: str | None = None,
         preexec_fn: Preexec = None,
     ):
-        self.group = group
+        super().__init__(group, log_path, cpus, preexec_fn)
         self.backends = list(backends)
         self.host = host
         self.port = port
@@ -356,11 +375,7 @@ class HAProxy:
         self.maxconn = maxconn
         self.check_inter = check_inter
         self.cfg = cfg
-        self.log_path = log_path
         self.master_worker = master_worker
-        self.cpus = cpus
-        self.preexec_fn = preexec_fn
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -386,17 +401,11 @@ class HAProxy:
             ),
         }
         flags = ["-W", "-db"] if self.master_worker else ["-db"]
-        self.proc = self.group.spawn(
-            [find_haproxy(), *flags, "-f", str(self.cfg)],
-            env,
-            self.log_path,
-            cpus=self.cpus,
-            preexec_fn=self.preexec_fn,
-        )
+        proc = self._spawn([find_haproxy(), *flags, "-f", str(self.cfg)], env)
         connect = _connect_host(self.host)
         what = f"HAProxy on {connect}:{self.port}"
         wait_until(
-            lambda: port_open(self.port, connect), what, START_TIMEOUT_S, self.proc, self.log_path
+            lambda: port_open(self.port, connect), what, START_TIMEOUT_S, proc, self.log_path
         )
         return self
 

@@ -294,5 +294,5 @@ class Cluster:
 
     def logs(self) -> str:
         parts = [f"--- {i.name} ---\n{i.log()}" for i in self.instances]
-        parts.append(f"--- haproxy ---\n{tail(self.haproxy.log_path)}")
+        parts.append(f"--- haproxy ---\n{self.haproxy.log(40)}")
         return "\n".join(parts)
