@@ -7,9 +7,12 @@ Two ways to run it:
   (`postgresql://postgres@127.0.0.1:5432/chat_bench`) and the bench JWT secret
   (`bench.fixtures.JWT_SECRET`, or set BENCH_JWT_SECRET to theirs).
 - `--launch`: the bench starts N instances of `chat-server` (ports 8111, 8112, ...) with
-  REDIS_URL, and HAProxy on 127.0.0.1:8110 with the repository's top-level `haproxy.cfg`
-  (configured through CHAT_LISTEN / CHAT_BACKEND_n / CHAT_CHECK_INTER / CHAT_MAXCONN), or
-  `--haproxy-cfg FILE`. Instances and HAProxy are pinned to the server cores.
+  REDIS_URL, and HAProxy on 127.0.0.1:8110 with the project's one `haproxy.cfg`
+  (chat_server/haproxy.cfg, configured through CHAT_LISTEN / CHAT_BACKEND_n /
+  CHAT_CHECK_INTER / CHAT_MAXCONN), or `--haproxy-cfg FILE`, through chat_server/launcher.py
+  (the launcher `chat-server cluster` and the tests use; this module owns only the bench's
+  shape: ports, pinning, logs, baselines). Instances and HAProxy are pinned to the server
+  cores.
   `--targets ours,py,node` runs the same cluster shape with the baselines in turn (their
   `--redis` mode: python-socketio's AsyncRedisManager, socket.io's redis adapter), behind
   the same HAProxy configuration, so the cluster's figures have same-run ratios too.
@@ -22,40 +25,45 @@ socket: with this machine's 20,000 descriptor limit it can proxy ~9,900 sockets.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import redis
+from chat_server.launcher import HAPROXY_CFG, HAProxy, Instance, ProcessGroup, start_all
 
 from bench import fixtures, scenarios
-from bench.common import REPO_DIR, RESULTS_DIR, log, machine, save_result
+from bench.common import RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
 from bench.targets import (
     Target,
-    _popen,
+    _raise_nofile,
     baseline_cmd,
     chat_server_bin,
     cpus_from_args,
     external,
     ours_env,
-    wait_live,
 )
 
 FRONT_PORT = 8110
 FIRST_BACKEND_PORT = 8111
+STATS_PORT = 8119
+# HAProxy holds two descriptors per proxied socket: what this machine's 20,000 allow.
+HAPROXY_MAXCONN = 9900
+# Instances pinned to one core start side by side (the Node baseline slowest): room.
+START_TIMEOUT_S = 90.0
 
 
 def _start_instances(
     target: Target, name: str, instances: int, cpus: str | None, redis_url: str
-) -> None:
+) -> list[Instance]:
     """N instances of `name` (ours, py or node) on 8111.. sharing Redis (ours also the
-    bench database)."""
+    bench database), started through the launcher and recorded in `target`."""
     r = redis.Redis.from_url(redis_url)
     r.flushdb()  # the bench's own Redis database: presence, rate limits, blacklist
     r.close()
+    group = ProcessGroup()
+    apps = []
     for i in range(instances):
         port = FIRST_BACKEND_PORT + i
         if name == "ours":
@@ -65,15 +73,29 @@ def _start_instances(
                 jwt_secret=fixtures.JWT_SECRET,
                 redis_url=redis_url,
             )
-            env["INSTANCE_ID"] = f"bench-app{i + 1}"
             cmd = [chat_server_bin()]
         else:
             cmd, env = baseline_cmd(name, port, redis_url)
         log_path = RESULTS_DIR / "logs" / f"cluster-{name}-app{i + 1}.log"
-        proc = _popen(cmd, env, log_path, cpus)
-        target.procs.append(proc)
-        target.pids.append(proc.pid)
-        wait_live(f"http://127.0.0.1:{port}", procs=[proc])
+        apps.append(
+            Instance(
+                group,
+                f"bench-app{i + 1}",
+                port,
+                env,
+                log_path,
+                command=cmd,
+                cpus=cpus,
+                preexec_fn=_raise_nofile,
+            )
+        )
+    try:
+        start_all(apps, START_TIMEOUT_S)
+    finally:
+        target.procs.extend(group.procs)
+        target.pids.extend(p.pid for p in group.procs)
+        target.logs.extend(app.log_path for app in apps if app.log_path)
+    return apps
 
 
 def launch_direct(instances: int, cpus: str | None, redis_url: str) -> Target:
@@ -94,13 +116,8 @@ def launch_direct(instances: int, cpus: str | None, redis_url: str) -> Target:
 def launch(name: str, instances: int, cpus: str | None, redis_url: str, cfg: str | None) -> Target:
     """N instances of `name` (ours, py or node) sharing Redis behind HAProxy, all on
     `cpus`: the same shape and proxy configuration for every target."""
-    haproxy = shutil.which("haproxy") or (
-        "/usr/sbin/haproxy" if os.path.exists("/usr/sbin/haproxy") else None
-    )
-    if haproxy is None:
-        raise RuntimeError("haproxy is not installed (apt-get install haproxy), or pass --url")
-    cfg_path = cfg or str(REPO_DIR / "haproxy.cfg")
-    if not os.path.exists(cfg_path):
+    cfg_path = Path(cfg) if cfg else HAPROXY_CFG
+    if not cfg_path.exists():
         raise RuntimeError(f"{cfg_path} does not exist: pass --haproxy-cfg or --url")
     target = Target(
         name,
@@ -110,33 +127,33 @@ def launch(name: str, instances: int, cpus: str | None, redis_url: str, cfg: str
         uses_tokens=name == "ours",
     )
     try:
-        _start_instances(target, name, instances, cpus, redis_url)
-        backends = [f"127.0.0.1:{FIRST_BACKEND_PORT + i}" for i in range(instances)]
-        env = dict(os.environ)
-        env.update(
-            CHAT_LISTEN=f"127.0.0.1:{FRONT_PORT}",
-            CHAT_CHECK_INTER="1s",
-            CHAT_MAXCONN="9900",
-            CHAT_STATS="127.0.0.1:8119",
+        apps = _start_instances(target, name, instances, cpus, redis_url)
+        proxy = HAProxy(
+            ProcessGroup(),
+            [app.address for app in apps],
+            port=FRONT_PORT,
+            stats_port=STATS_PORT,
+            maxconn=HAPROXY_MAXCONN,
+            cfg=cfg_path,
+            log_path=RESULTS_DIR / "logs" / f"cluster-{name}-haproxy.log",
+            # Not master-worker: the pid measured (CPU, RSS) is the one that proxies.
+            master_worker=False,
+            cpus=cpus,
+            preexec_fn=_raise_nofile,
         )
-        for i, b in enumerate(backends):
-            env[f"CHAT_BACKEND_{i + 1}"] = b
-        proc = _popen(
-            [haproxy, "-db", "-f", cfg_path],
-            env,
-            RESULTS_DIR / "logs" / f"cluster-{name}-haproxy.log",
-            cpus,
-        )
-        target.procs.append(proc)
-        target.pids.append(proc.pid)
-        time.sleep(3.0)  # health checks: rise 2 x inter 1s
-        wait_live(target.url, procs=[proc])
+        try:
+            proxy.start()
+        finally:
+            if proxy.proc is not None:
+                target.procs.append(proxy.proc)
+                target.pids.append(proxy.proc.pid)
+        proxy.wait_up()
     except Exception:
         target.stop()
         raise
     log(
-        f"cluster: {instances} {name} instances {backends} behind haproxy {target.url} "
-        f"(cfg {cfg_path})"
+        f"cluster: {instances} {name} instances {[a.address for a in apps]} behind haproxy "
+        f"{target.url} (cfg {cfg_path})"
     )
     return target
 
@@ -193,4 +210,4 @@ def main(args: argparse.Namespace) -> None:
     )
 
 
-__all__ = ["launch", "launch_direct", "main", "subprocess"]
+__all__ = ["launch", "launch_direct", "main"]

@@ -32,7 +32,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+from chat_server.launcher import run_migrations
 from tests.cluster.peers import Peer, assert_complete, room_history
 from tests.cluster.procs import Cluster, Instance, ProcessGroup, RedisServer
 
@@ -243,12 +243,7 @@ def start_cluster(group: ProcessGroup, workdir: Path) -> tuple[Cluster, str]:
 
     asyncio.run(create())
     url = PG_ADMIN_URL.rpartition("/")[0] + "/" + name
-    subprocess.run(
-        [sys.executable, "-m", "chat_server", "migrate"],
-        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"},
-        check=True,
-        capture_output=True,
-    )
+    run_migrations({**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}, quiet=True)
     redis = RedisServer(group, workdir).start()
     # The production heartbeat (the tests shorten it).
     heartbeat = {"PING_INTERVAL": "25", "PING_TIMEOUT": "20"}

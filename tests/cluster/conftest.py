@@ -7,7 +7,9 @@
   machine can publish into this cluster's Socket.IO channel);
 - chat-server instances as `python -m chat_server serve` subprocesses with distinct ports
   and INSTANCE_IDs, sharing the database, Redis, JWT_SECRET and DATA_DIR;
-- HAProxy (`haproxy -W -db -f haproxy.cfg`) in front, configured by `haproxy_env()`.
+- HAProxy (`haproxy -W -db -f chat_server/haproxy.cfg`) in front, configured by
+  `haproxy_env()`;
+- all started through chat_server/launcher.py (tests/cluster/procs.py adds test probes).
 
 Every process is killed at teardown, also when the test failed; the instances' logs are
 printed then (pytest shows them for failing tests).
@@ -17,16 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from chat_server.launcher import run_migrations
 from tests.cluster.procs import Cluster, ProcessGroup, RedisServer
 from tests.conftest import PG_ADMIN_URL, _db_url, _drop_database
+
+# Migrating a fresh database takes a few seconds; a loaded machine gets room.
+MIGRATE_TIMEOUT_S = 60
 
 
 def _create_database(name: str) -> str:
@@ -42,13 +46,7 @@ def _create_database(name: str) -> str:
     asyncio.run(create())
     url = _db_url(name)
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
-    subprocess.run(
-        [sys.executable, "-m", "chat_server", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    run_migrations(env, quiet=True, timeout=MIGRATE_TIMEOUT_S)
     return url
 
 
