@@ -309,7 +309,15 @@ def _plots(runs: list[dict[str, Any]]) -> list[str]:
     return [f"![{m}]({m})" for m in made] + [""]
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="RESULTS.md and PNG plots from bench/results/*.json")
+    p.add_argument(
+        "--all", action="store_true", help="list every run, not only the latest per scenario"
+    )
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     runs = _load()
     chosen = runs if args.all else _latest(runs)
     m = chosen[-1]["machine"] if chosen and "machine" in chosen[-1] else machine()
