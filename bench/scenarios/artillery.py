@@ -7,6 +7,10 @@ latency through bench/artillery/processor.js and ack latency as socketio.respons
 lean generator runs `fanout` with 1 room x V members at V/T msgs/s for M*T seconds.
 If both agree (same order of magnitude for p50/p95/p99), the lean generator's
 numbers are not an artefact of the generator.
+
+Owns: the artillery sub-command, the Artillery script it writes under results/tmp/, and
+its results file (`artillery-<target>`).
+Must not: need Artillery for any other sub-command (npm's bench/node_modules is optional).
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ import subprocess
 import time
 from typing import Any
 
-from bench import fixtures, scenarios
+from bench import fixtures
 from bench.common import BENCH_DIR, RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
+from bench.scenarios.options import pin_options
+from bench.scenarios.plans import rooms_plan
+from bench.scenarios.steps import RunOpts, run_steps
 from bench.targets import cpus_from_args, start
 
 
@@ -94,13 +101,26 @@ def _summ(s: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "artillery", help="cross-check one scenario with Artillery (npm) vs the lean generator"
+    )
+    p.add_argument("--target", default="py", choices=["ours", "py", "node"])
+    p.add_argument("--vus", type=int, default=50, help="virtual users, all in one room")
+    p.add_argument("--msgs", type=int, default=40, help="messages per virtual user")
+    p.add_argument("--think", type=float, default=0.5, help="seconds between a user's messages")
+    p.add_argument("--workers", type=int, default=1)
+    pin_options(p)
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     npx = shutil.which("npx")
     if not npx or not (BENCH_DIR / "node_modules" / ".bin" / "artillery").exists():
         raise SystemExit("run `npm ci --prefix bench` first (Artillery)")
     server_cpus, gen_cpus = cpus_from_args(args)
     fixtures.ensure_db()
-    plan = scenarios.rooms_plan(1, args.vus, args.vus)
+    plan = rooms_plan(1, args.vus, args.vus)
     room = plan.senders[0]["target"]
     tmp = RESULTS_DIR / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -162,11 +182,11 @@ def main(args: argparse.Namespace) -> None:
         )
         time.sleep(2)
         rate = args.vus / args.think
-        opts = scenarios.RunOpts(
+        opts = RunOpts(
             rates=[rate], duration=args.msgs * args.think, warmup_rate=0, stop_after_fails=1
         )
         with LoadGen(args.workers, gen_cpus) as lg:
-            lean = scenarios.run_steps(target, lg, plan, opts, [p.pid for p in lg.procs])
+            lean = run_steps(target, lg, plan, opts, [p.pid for p in lg.procs])
         step = lean["steps"][0]
         out["lean"] = {
             k: step[k]

@@ -12,6 +12,9 @@ either: it is the bound under the lobby scenario's p99 (bench/README.md, "Lobby"
 With `--threads 2` the slices go out from two threads at once (`send` releases the GIL)
 and the sender may run on every core, the reader's included: what writing a big room
 from several threads could gain on this machine.
+
+Owns: the floor sub-command (no server at all: raw sockets) and its results file (`floor`).
+Must not: run while another benchmark runs (it measures the kernel, not the server).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import log, machine, save_result
+from bench.scenarios.options import ints
 from bench.targets import default_cpus
 
 # A frame the size of a short lobby message as the server sends it (header + ~150 bytes).
@@ -118,7 +122,22 @@ def measure(
     }
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("floor", help="the kernel's cost of one fan-out: N loopback sends")
+    p.add_argument("--n", type=ints, default=[1000, 10000], help="comma list of socket counts")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument(
+        "--threads",
+        type=ints,
+        default=[1],
+        help="comma list of sender thread counts; above 1 the sender may use every core",
+    )
+    p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--tag", default="")
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     server_cpus, gen_cpus = default_cpus()
     server_cpu = None if args.no_pin or server_cpus is None else int(server_cpus.split(",")[0])
     reader_cpu = None if args.no_pin or not gen_cpus else gen_cpus[0]

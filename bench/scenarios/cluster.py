@@ -20,11 +20,18 @@ Two ways to run it:
 Senders and receivers of a room are spread over the instances by HAProxy's balancing, so
 most deliveries cross instances through Redis. HAProxy holds two descriptors per proxied
 socket: with this machine's 20,000 descriptor limit it can proxy ~9,900 sockets.
+
+Owns: the cluster sub-command, launching a cluster shape (`launch`, and `launch_direct`
+for `connect --instances`) and its results file (`cluster-<R>x<M>`).
+Must not: touch a Redis database but the bench's own (`--redis-url`, flushed at launch), or
+start processes itself: instances and HAProxy go through chat_server/launcher.py, the
+launcher `chat-server cluster` and the cluster tests use too.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +39,13 @@ from typing import Any
 import redis
 from chat_server.launcher import HAPROXY_CFG, HAProxy, Instance, ProcessGroup, start_all
 
-from bench import fixtures, scenarios
+from bench import fixtures
 from bench.common import RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
+from bench.scenarios.options import step_options, target_names, target_options
+from bench.scenarios.plans import rooms_plan
+from bench.scenarios.runner import best_deliveries, ratios, run_target
+from bench.scenarios.steps import RunOpts, run_steps
 from bench.targets import (
     Target,
     _raise_nofile,
@@ -158,17 +169,39 @@ def launch(name: str, instances: int, cpus: str | None, redis_url: str, cfg: str
     return target
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("cluster", help="fan-out through HAProxy to 2 instances + Redis")
+    target_options(p, targets="ours")
+    p.add_argument("--rooms", type=int, default=10)
+    p.add_argument("--members", type=int, default=100)
+    p.add_argument("--senders", type=int, default=10)
+    p.add_argument("--instances", type=int, default=2, help="with --launch: app instances")
+    p.add_argument(
+        "--launch",
+        action="store_true",
+        help="start Redis-backed instances + HAProxy (needs haproxy)",
+    )
+    p.add_argument(
+        "--haproxy-cfg",
+        default=None,
+        help="with --launch: use this haproxy config instead of the bench's",
+    )
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    step_options(p, "100,250,500,1000", 10.0)
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     server_cpus, gen_cpus = cpus_from_args(args)
     if not args.url and not args.launch:
         raise SystemExit(
             "cluster: pass --url of a running cluster, or --launch (see bench/README.md)"
         )
     fixtures.ensure_db()
-    plan = scenarios.rooms_plan(args.rooms, args.members, args.senders)
-    opts = scenarios.RunOpts.from_args(args)
+    plan = rooms_plan(args.rooms, args.members, args.senders)
+    opts = RunOpts.from_args(args)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    names = [t.strip() for t in args.targets.split(",") if t.strip()] if args.launch else ["ours"]
+    names = target_names(args) if args.launch else ["ours"]
     results: dict[str, Any] = {}
     with LoadGen(args.workers, gen_cpus) as lg:
         for name in names:
@@ -177,10 +210,9 @@ def main(args: argparse.Namespace) -> None:
                 if args.launch
                 else external(args.url, [int(p) for p in args.pids.split(",") if p.strip()])
             )
-            results[name] = scenarios.run_target(
-                target,
-                lg,
-                lambda t=target: scenarios.run_steps(t, lg, plan, opts, [p.pid for p in lg.procs]),
+            gen_pids = [p.pid for p in lg.procs]
+            results[name] = run_target(
+                target, lg, functools.partial(run_steps, target, lg, plan, opts, gen_pids)
             )
     save_result(
         f"cluster-{args.rooms}x{args.members}",
@@ -200,14 +232,10 @@ def main(args: argparse.Namespace) -> None:
             "server_cpus": server_cpus,
             "gen_cpus": gen_cpus,
             "results": results,
-            "ratios": {
-                "best_deliveries_per_s": scenarios.ratios(
-                    results, lambda r: (r.get("best") or {}).get("deliveries_per_s")
-                )
-            },
+            "ratios": {"best_deliveries_per_s": ratios(results, best_deliveries)},
         },
         args.tag,
     )
 
 
-__all__ = ["launch", "launch_direct", "main"]
+__all__ = ["launch", "launch_direct", "register", "run"]

@@ -10,6 +10,9 @@ could not keep up). Runs in a child process pinned to the generator cores.
 - login: POST /api/auth/login at a low rate (bcrypt cost 10 per login), and the room list
   measured at a fixed rate alone and again during the login burst, to show whether
   bcrypt blocks the event loop.
+
+Owns: the api sub-command, its options, its load child and its results file (`api`).
+Must not: drive sockets (the socket scenarios do), or start a baseline (they have no REST API).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from bench import fixtures
 from bench.common import CpuMeter, log, machine, save_result, summary
+from bench.scenarios.options import floats, pin_options
 from bench.targets import LOBBY_ROOM_ID, cpus_from_args, start
 
 MAX_IN_FLIGHT = 512
@@ -128,13 +132,30 @@ def _materialise(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("api", help="REST latency at fixed request rates (ours only)")
+    p.add_argument("--rates", type=floats, default=floats("100,250,500,1000"))
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--endpoints", default="history,rooms", help="comma list of history,rooms")
+    p.add_argument("--login-rate", type=float, default=10.0, help="logins/s for the login runs")
+    p.add_argument("--login-duration", type=float, default=10.0)
+    p.add_argument(
+        "--background-rate",
+        type=float,
+        default=200.0,
+        help="room-list requests/s measured during the login burst",
+    )
+    pin_options(p)
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     server_cpus, gen_cpus = cpus_from_args(args)
     fixtures.ensure_db()
     users = fixtures.users(100)
     fixtures.history(LOBBY_ROOM_ID, users[0]["id"], HISTORY_MESSAGES)
     auth = {"Authorization": f"Bearer {users[0]['token']}"}
-    endpoints = {
+    endpoints: dict[str, dict[str, Any]] = {
         "history": {"path": ("history", LOBBY_ROOM_ID, HISTORY_MESSAGES), "headers": auth},
         "rooms": {"path": "/api/rooms", "headers": auth},
     }

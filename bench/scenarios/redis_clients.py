@@ -8,6 +8,10 @@ reports this process's CPU time per command (user + system, so the client's shar
 socket work is in it; Redis's own work is not):
 
     python -m bench redis --n 5000
+
+Owns: the redis sub-command (clients only, no chat server) and its results file
+(`redis-clients`).
+Must not: use a Redis database but the bench's own (`--redis-url`, DB 15 by default).
 """
 
 from __future__ import annotations
@@ -99,7 +103,16 @@ async def _run(url: str, n: int) -> dict[str, Any]:
     return out
 
 
-def main(args: argparse.Namespace) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("redis", help="client CPU per Redis command on the message path")
+    p.add_argument("--n", type=int, default=5000, help="commands per case")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--tag", default="")
+    p.set_defaults(fn=run)
+
+
+def run(args: argparse.Namespace) -> None:
     cpu = os.cpu_count() or 1
     if not args.no_pin and cpu > 1:
         os.sched_setaffinity(0, {0})
