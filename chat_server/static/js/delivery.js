@@ -15,6 +15,7 @@ import {
   state, render, maxSeq, mergeMessages, bumpRead, chatForRoom, receiptsApply,
   dropOutbox,
 } from "./state.js";
+import { MOBILE } from "./config.js";
 import { fillAfter } from "./history.js";
 import { removeChat } from "./navigation.js";
 
@@ -27,6 +28,8 @@ export function markReadSoon(chat) {
 export function markRead(chat, force = false) {
   if (!chat || chat.key !== state.activeKey || !chat.roomId || !chat.loaded) return;
   if (document.visibilityState !== "visible") return;
+  // A phone showing the list of conversations has none open for reading.
+  if (MOBILE.matches && !state.showChat) return;
   const seq = maxSeq(chat);
   if (!seq || (!force && seq <= chat.lastReadSeq)) return;
   chat.lastReadSeq = Math.max(chat.lastReadSeq, seq);

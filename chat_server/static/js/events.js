@@ -11,9 +11,10 @@ import { toast } from "./dom.js";
 import { TYPING_SHOW_MS } from "./config.js";
 import {
   state, render, chatForRoom, dmChat, setDmRoom, noteUser, roomChat, bumpRead, bumpDelivered,
+  noteMembership,
 } from "./state.js";
 import { applyIncoming } from "./delivery.js";
-import { refreshListsSoon } from "./history.js";
+import { refreshListsSoon, refreshLobbySoon } from "./history.js";
 import { removeChat } from "./navigation.js";
 
 export function bindEvents(socket) {
@@ -88,6 +89,9 @@ function onStoppedTyping({ roomId, userId }) {
 }
 
 function onPresence({ userId, username, status, lastSeen }) {
+  // Signing up puts a person in the lobby without a `user_joined`: someone this tab has
+  // never heard of coming online is most likely new there, so recount the lobby.
+  if (status === "online" && !state.users.has(userId)) refreshLobbySoon(userId);
   noteUser({ id: userId, username, online: status === "online", lastSeen });
   render("sidebar", "header", "members", "messages");
 }
@@ -121,13 +125,9 @@ async function onUserJoined({ roomId, user }) {
     return;
   }
   const chat = chatForRoom(roomId);
-  if (!chat) return;
-  chat.memberCount += 1;
-  if (chat.members && user) {
-    noteUser({ ...user, online: true });
-    chat.members.set(user.id, { ...user, role: "member", online: true, lastReadSeq: 0 });
-  }
-  if (chat.key === state.activeKey) render("header", "members");
+  if (!chat || !user) return;
+  noteMembership(chat, user, true);
+  if (chat.key === state.activeKey) render("header", "members", "messages");
 }
 
 function onUserLeft({ roomId, userId }) {
@@ -138,10 +138,8 @@ function onUserLeft({ roomId, userId }) {
     render("sidebar");
     return;
   }
-  chat.memberCount = Math.max(0, chat.memberCount - 1);
-  if (chat.members) chat.members.delete(userId);
-  chat.typing.delete(userId);
-  if (chat.key === state.activeKey) render("header", "members", "typing");
+  noteMembership(chat, { id: userId }, false);
+  if (chat.key === state.activeKey) render("header", "members", "typing", "messages");
 }
 
 function onRoomInvite(invite) {

@@ -9,7 +9,7 @@
 
 import { api } from "./api.js";
 import { toast } from "./dom.js";
-import { PAGE_SIZE, MEMBERS_PAGE, READ_RECEIPT_MAX_MEMBERS } from "./config.js";
+import { LOBBY_ID, PAGE_SIZE, MEMBERS_PAGE, READ_RECEIPT_MAX_MEMBERS } from "./config.js";
 import {
   state, render, roomChat, dmChat, setDmRoom, noteUser, mergeMessages, maxSeq, bumpRead,
   bumpDelivered,
@@ -76,6 +76,30 @@ export function refreshListsSoon() {
       console.warn("lists refresh failed", e);
     }
   }, 200);
+}
+
+// Recounts of the lobby are batched: a burst of sign-ups costs one request.
+const LOBBY_RECOUNT_MS = 500;
+let lobbyRecount = null;
+const lobbyNewcomers = new Set();
+/** Fetch the lobby's member count again; `userId` is in it (counted, whatever comes next). */
+export function refreshLobbySoon(userId) {
+  lobbyNewcomers.add(userId);
+  if (lobbyRecount) return;
+  lobbyRecount = setTimeout(async () => {
+    lobbyRecount = null;
+    const ids = [...lobbyNewcomers];
+    lobbyNewcomers.clear();
+    const chat = state.chats.get(LOBBY_ID);
+    if (!chat) return;
+    try {
+      roomChat(await api("GET", `/api/rooms/${LOBBY_ID}`));
+      for (const id of ids) chat.counted.add(id);
+      if (chat.key === state.activeKey) render("header", "members");
+    } catch (e) {
+      console.warn("lobby recount failed", e);
+    }
+  }, LOBBY_RECOUNT_MS);
 }
 
 function historyUrl(chat, params) {

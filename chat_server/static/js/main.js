@@ -9,7 +9,9 @@
 // Owns: the order things start in and which view draws which part. Must not: grow
 // features; a feature is a module of its own plus a line here.
 
-import { api, accessExpiresAt, refreshSession, startSessionKeeper } from "./api.js";
+import {
+  api, accessExpiresAt, refreshSession, startSessionKeeper, mayHaveSession, endSession,
+} from "./api.js";
 import { h, $, setChildren, avatar, hydrateIcons, toast } from "./dom.js";
 import { LOBBY_ID, MOBILE } from "./config.js";
 import { state, subscribe, render, activeChat, noteUser, dmChat } from "./state.js";
@@ -17,7 +19,7 @@ import { loadLists, refreshListsSoon } from "./history.js";
 import { markReadSoon } from "./delivery.js";
 import { claimTab, loadOutbox, saveOutbox } from "./outbox.js";
 import { connectSocket } from "./socket.js";
-import { openChat, leaveActive, followHash } from "./navigation.js";
+import { openChat, leaveActive, followHash, showConversation } from "./navigation.js";
 import { wireComposer, stopTyping } from "./composer.js";
 import { wireUploads, renderUploads } from "./uploads.js";
 import { wireDialogs, openInvite } from "./dialogs.js";
@@ -69,7 +71,7 @@ async function startApp(me) {
   if (key) {
     const opening = openChat(key);
     // On a phone the first screen is the list of conversations, unless the URL named one.
-    if (MOBILE.matches && !fromUrl) document.body.classList.remove("show-chat");
+    if (MOBILE.matches && !fromUrl) showConversation(false);
     await opening;
   }
   if (dmMatch && key.startsWith("dm:") && !state.users.get(dmMatch[1])?.username) refreshListsSoon();
@@ -85,7 +87,7 @@ function wire() {
   wireMessages();
   wireMembers();
   $("#back-btn").addEventListener("click", () => {
-    document.body.classList.remove("show-chat");
+    showConversation(false);
     stopTyping();
   });
   $("#invite-btn").addEventListener("click", () => {
@@ -104,6 +106,11 @@ async function boot() {
   wire();
   const notice = sessionStorage.getItem("chat.signedOutMessage");
   sessionStorage.removeItem("chat.signedOutMessage");
+  if (!mayHaveSession()) {
+    // Never signed in here, or signed out: no request that could only answer 401.
+    showAuth(notice || "");
+    return;
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       const me = await api("GET", "/api/users/me");
@@ -115,6 +122,7 @@ async function boot() {
       return;
     } catch (e) {
       if (e.status === 401 || state.signedOut) {
+        endSession(); // the session is gone: the next visit asks nothing
         showAuth(notice || "");
         return;
       }

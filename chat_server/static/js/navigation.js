@@ -7,7 +7,7 @@
 import { api } from "./api.js";
 import { $, toast } from "./dom.js";
 import { LOBBY_ID, MOBILE } from "./config.js";
-import { state, render, activeChat, roomChat, dmChat, forgetChat } from "./state.js";
+import { state, render, activeChat, roomChat, dmChat, forgetChat, unread } from "./state.js";
 import { loadInitial, loadDetails } from "./history.js";
 import { markReadSoon } from "./delivery.js";
 import { stopTyping, autosize } from "./composer.js";
@@ -29,7 +29,11 @@ export async function openChat(key) {
   state.activeKey = key;
   if (location.hash !== routeFor(chat)) history.replaceState(null, "", routeFor(chat));
   localStorage.setItem(`chat.lastChat.${state.me.id}`, routeFor(chat));
-  document.body.classList.add("show-chat");
+  const wasShown = state.showChat;
+  showConversation(true);
+  // Opened (or brought back on a phone) with unread messages: a "New messages" line
+  // above the first of them.
+  if (switching || !wasShown) chat.newFromSeq = unread(chat) > 0 ? chat.lastReadSeq + 1 : null;
   if (switching) {
     const input = $("#message-input");
     input.value = state.drafts.get(key) || "";
@@ -44,6 +48,13 @@ export async function openChat(key) {
     markReadSoon(chat);
     loadDetails(chat);
   }
+}
+
+/** On a phone: the open conversation (true) or the list of conversations (false). */
+export function showConversation(on) {
+  state.showChat = on;
+  document.body.classList.toggle("show-chat", on);
+  render("sidebar");
 }
 
 /** Forget a conversation; if it was open, open the lobby instead. */

@@ -16,6 +16,9 @@ export const state = {
   invites: new Map(), // roomId -> {room, invitedBy}
   users: new Map(), // userId -> {id, username, online, lastSeen}
   activeKey: null,
+  // Whether the open conversation is on screen: always on a desktop; on a phone only
+  // after one was picked from the list (its first screen is the list itself).
+  showChat: true,
   drafts: new Map(),
   socket: null,
   connected: false,
@@ -68,6 +71,12 @@ function newChat(key, kind) {
     role: null, memberCount: 0, lastSeq: 0, lastReadSeq: 0, messages: [], loaded: false,
     loading: false, loadError: null, hasMore: true, loadingOlder: false, filling: false,
     typing: new Map(), reads: new Map(), delivered: new Map(), members: null, lastActivity: 0, els: new Map(),
+    // Lines of the timeline seen live, not stored ("bob joined the room"): {id, text, afterSeq}.
+    events: [],
+    // Who joined since memberCount was last fetched (a join is counted once, whatever told us).
+    counted: new Set(),
+    // The first unread message when the conversation was opened: the "New messages" line.
+    newFromSeq: null,
   };
 }
 
@@ -93,7 +102,10 @@ export function roomChat(room) {
   chat.description = room.description || "";
   chat.isPrivate = !!room.isPrivate;
   if (room.role !== undefined && room.role !== null) chat.role = room.role;
-  chat.memberCount = room.memberCount ?? chat.memberCount;
+  if (typeof room.memberCount === "number" && room.memberCount !== chat.memberCount) {
+    chat.memberCount = room.memberCount;
+    chat.counted.clear();
+  }
   if (typeof room.lastSeq === "number") {
     if (typeof room.unreadCount === "number") {
       chat.lastReadSeq = Math.max(chat.lastReadSeq, room.lastSeq - room.unreadCount);
@@ -156,6 +168,31 @@ export function mergeMessages(chat, messages) {
   const last = chat.messages[chat.messages.length - 1];
   chat.lastSeq = Math.max(chat.lastSeq, last.seq);
   chat.lastActivity = Math.max(chat.lastActivity, Date.parse(last.createdAt) || 0);
+}
+
+/** Someone joined or left while we watched: the member count, the list, a timeline line. */
+export function noteMembership(chat, user, joined) {
+  if (joined) {
+    if (chat.counted.has(user.id) || (chat.members && chat.members.has(user.id))) return;
+    chat.counted.add(user.id);
+    chat.memberCount += 1;
+    noteUser({ ...user, online: true });
+    if (chat.members) chat.members.set(user.id, { ...user, role: "member", online: true, lastReadSeq: 0 });
+  } else {
+    chat.counted.delete(user.id);
+    chat.memberCount = Math.max(0, chat.memberCount - 1);
+    if (chat.members) chat.members.delete(user.id);
+    chat.typing.delete(user.id);
+  }
+  const name = user.username || state.users.get(user.id)?.username;
+  // Shown where it happened, so only in a conversation whose history is here already.
+  if (name && chat.loaded) {
+    chat.events.push({
+      id: `${user.id}:${chat.events.length}`,
+      text: `${name} ${joined ? "joined" : "left"} the room`,
+      afterSeq: maxSeq(chat),
+    });
+  }
 }
 
 // ---- receipts --------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ export function renderUploads() {
         removeJob(job);
       },
     }, icon("x")))));
+  // The list scrolls when long (app.css): keep the newest entry in sight.
+  box.scrollTop = box.scrollHeight;
 }
 
 export function wireUploads() {

@@ -136,15 +136,31 @@ export function renderMessages() {
   chat.keepBottomOffset = false;
   const nodes = [listNote(chat)];
   const all = chat.loaded ? [...chat.messages, ...pendingFor(chat)] : [];
+  // Live-only lines ("bob joined the room") go after the message they followed.
+  const events = [...chat.events];
   let day = null;
   let group = null;
   let prev = null;
+  let divided = false;
+  const flushEvents = (beforeSeq) => {
+    while (events.length && events[0].afterSeq < beforeSeq) {
+      const ev = events.shift();
+      nodes.push(h("div.sys-line", { role: "status", dataset: { id: ev.id } }, h("span", null, ev.text)));
+      group = null;
+    }
+  };
   for (const m of all) {
+    flushEvents(m.pending ? Infinity : m.seq);
     const d = new Date(m.createdAt);
     const dk = dayKey(d);
     if (dk !== day) {
       nodes.push(h("div.day-sep", { role: "separator" }, h("span", null, formatDay(d))));
       day = dk;
+      group = null;
+    }
+    if (!divided && chat.newFromSeq && !m.pending && m.seq >= chat.newFromSeq) {
+      divided = true;
+      nodes.push(h("div.new-divider", { role: "separator", "aria-label": "New messages" }, h("span", null, "New messages")));
       group = null;
     }
     if (!group || prev.userId !== m.userId || d - new Date(prev.createdAt) > GROUP_GAP_MS) {
@@ -154,6 +170,7 @@ export function renderMessages() {
     group.list.appendChild(messageEl(chat, m));
     prev = m;
   }
+  flushEvents(Infinity);
   setChildren(box, nodes);
   if (fromBottom !== null) box.scrollTop = box.scrollHeight - fromBottom;
   else if (state.stick) box.scrollTop = box.scrollHeight;
@@ -180,6 +197,11 @@ export function wireMessages() {
   box.addEventListener("load", () => {
     if (state.stick) box.scrollTop = box.scrollHeight;
   }, true);
+  // Whatever shrinks the list (upload errors, the typing line, a growing composer, a
+  // phone's keyboard) must not push the newest message out of sight.
+  new ResizeObserver(() => {
+    if (state.stick) box.scrollTop = box.scrollHeight;
+  }).observe(box);
   $("#jump-btn").addEventListener("click", () => {
     state.stick = true;
     box.scrollTop = box.scrollHeight;

@@ -4,9 +4,10 @@
 // unread total. Must not: change the store or fetch anything; clicks call navigation.js.
 
 import { h, $, setChildren, icon, avatar } from "../dom.js";
-import { LOBBY_ID } from "../config.js";
+import { LOBBY_ID, MOBILE } from "../config.js";
 import { state, unread, chatForRoom } from "../state.js";
 import { openChat, joinRoom } from "../navigation.js";
+import { openNewDm } from "../dialogs.js";
 import { presenceText } from "./people.js";
 
 export function renderSidebar() {
@@ -23,12 +24,17 @@ export function renderSidebar() {
 
   const dms = [...state.chats.values()].filter((c) => c.kind === "dm")
     .sort((a, b) => b.lastActivity - a.lastActivity || a.name.localeCompare(b.name));
-  setChildren($("#dm-list"), dms.length ? dms.map(dmItem) : h("li.empty-hint", null, "Start one from a member list"));
+  setChildren($("#dm-list"), dms.length ? dms.map(dmItem) : h("li.empty-hint", null, "No direct messages yet. ",
+    h("button.link", { type: "button", onclick: openNewDm }, "Message someone")));
 
   let total = 0;
   for (const c of state.chats.values()) total += unread(c);
   document.title = total ? `(${total}) Chat` : "Chat";
 }
+
+// The open conversation is highlighted only while it is on screen (a phone shows the
+// list instead of it).
+const isActive = (chat) => chat.key === state.activeKey && (state.showChat || !MOBILE.matches);
 
 function badge(n) {
   return n ? h("span.badge", { "aria-label": `${n} unread` }, n > 99 ? "99+" : String(n)) : null;
@@ -36,7 +42,7 @@ function badge(n) {
 
 function roomItem(chat) {
   const n = unread(chat);
-  const active = chat.key === state.activeKey;
+  const active = isActive(chat);
   return h("li", null, h(`button.chat-item${active ? ".active" : ""}${n ? ".unread" : ""}`, {
     type: "button", dataset: { key: chat.key, name: chat.name }, "aria-current": active ? "page" : null,
     onclick: () => openChat(chat.key),
@@ -46,7 +52,7 @@ function roomItem(chat) {
 function dmItem(chat) {
   const n = unread(chat);
   const user = state.users.get(chat.userId);
-  const active = chat.key === state.activeKey;
+  const active = isActive(chat);
   return h("li", null, h(`button.chat-item.dm-item${active ? ".active" : ""}${n ? ".unread" : ""}`, {
     type: "button", dataset: { key: chat.key, name: chat.name }, "aria-current": active ? "page" : null,
     onclick: () => openChat(chat.key),
@@ -57,7 +63,7 @@ function dmItem(chat) {
 
 function inviteItem(invite) {
   return h("li.invite", { dataset: { roomId: invite.room.id } },
-    h("div.invite-text", null, h("span.chat-icon", null, icon("lock")), h("strong", null, invite.room.name),
+    h("div.invite-text", null, h("span.chat-icon", null, icon("lock")), h("strong", { title: invite.room.name }, invite.room.name),
       h("span.invite-by", null, invite.invitedBy?.username ? `from ${invite.invitedBy.username}` : "")),
     h("button.small.primary", { type: "button", onclick: () => joinRoom(invite.room.id) }, "Join"));
 }
