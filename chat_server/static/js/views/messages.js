@@ -1,7 +1,15 @@
 // The message list of the open conversation: day separators, sender groups, ticks.
 //
-// Owns: drawing #messages from the store (history, pending outbox items), the tick of each
-// own message (sent / delivered / read, see delivery.js), keeping the list pinned to the
+// Ticks on your own messages (honest about what the server can know):
+//   sent      - the server acked it: it is stored;
+//   delivered - another member's client confirmed receiving it (`delivered` ->
+//               delivery_receipt / GET .../reads); in rooms too big for receipts, some
+//               other member has had a live connection since it was stored;
+//   read      - some other member's read pointer (read_receipt / GET .../reads) is at or
+//               past it. Rooms over 100 members get no read receipts: sent/delivered only.
+//
+// Owns: drawing #messages from the store (history, pending outbox items, live-only lines,
+// the "New messages" line), each own message's tick, keeping the list pinned to the
 // newest message, and asking history.js for older pages when the list is scrolled up or
 // cannot scroll yet. Must not: change messages in the store or talk to the socket.
 
