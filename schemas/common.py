@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields
 
+# The text rules below exist twice: as Python checks (with clear messages) and as the
+# JSON Schema `pattern`s the OpenAPI document gives the same fields. Both are built from
+# these character classes, written so that one string is a valid class for Python's `re`,
+# ECMAScript and Rust's regex (what schemathesis validates with): keep them BMP-only.
+# Cc, the C0 and C1 control characters and DEL.
+CONTROL_CLASS = r"\u0000-\u001f\u007f-\u009f"
+# Cc without newline and tab, the only control characters free text may contain.
+TEXT_CONTROL_CLASS = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f"
+# What str.strip() removes that is not already a control character (str.isspace()); not
+# `\s`, whose meaning differs between Python, ECMAScript (U+FEFF) and Rust.
+SPACE_CLASS = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Newline and tab are the only control characters a chat message may contain.
 ALLOWED_CONTROL_CHARS = frozenset("\n\t")
+
+# Free text (messages, descriptions): no control character but newline and tab.
+TEXT_PATTERN = rf"^[^{TEXT_CONTROL_CLASS}]*$"
+# Free text that must say something (a text message): also not only whitespace.
+NONBLANK_TEXT_PATTERN = (
+    rf"^[^{TEXT_CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{TEXT_CONTROL_CLASS}]*$"
+)
+# One line (search terms, passwords, login names): no control character at all.
+LINE_PATTERN = rf"^[^{CONTROL_CLASS}]*$"
+# A name: one line with at least one visible character.
+NAME_PATTERN = rf"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*$"
+
+_CONTROL_RE = re.compile(f"[{CONTROL_CLASS}]")
+_TEXT_CONTROL_RE = re.compile(f"[{TEXT_CONTROL_CLASS}]")
+# Lone surrogates cannot be written as a JSON Schema pattern (the document's regex engines
+# work on code points, where they do not exist); the descriptions mention them instead.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Appended to the description of every field with a text rule.
+SURROGATE_NOTE = "Unpaired surrogates (\\udXXX escapes) are refused."
 
 
 def no_control_chars(value: str) -> None:
@@ -17,14 +47,10 @@ def no_control_chars(value: str) -> None:
     A NUL byte cannot be stored by PostgreSQL and a lone surrogate is not UTF-8: both
     would otherwise surface as server errors.
     """
-    for ch in value:
-        if ch in ALLOWED_CONTROL_CHARS:
-            continue
-        cat = unicodedata.category(ch)
-        if cat == "Cc":
-            raise ValidationError("Control characters are not allowed.")
-        if cat == "Cs":
-            raise ValidationError("Invalid Unicode (unpaired surrogate).")
+    if _TEXT_CONTROL_RE.search(value):
+        raise ValidationError("Control characters are not allowed.")
+    if _SURROGATE_RE.search(value):
+        raise ValidationError("Invalid Unicode (unpaired surrogate).")
 
 
 def single_line(value: str) -> None:

@@ -23,6 +23,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from chat_server.services.files import ALLOWED_TYPES
 from schemas import responses as r
 from schemas.auth import (
     PASSWORD_MAX_BYTES,
@@ -34,7 +35,13 @@ from schemas.auth import (
     UpdateMeSchema,
     UserSearchQuerySchema,
 )
-from schemas.common import CamelSchema
+from schemas.common import (
+    LINE_PATTERN,
+    NAME_PATTERN,
+    SURROGATE_NOTE,
+    TEXT_PATTERN,
+    CamelSchema,
+)
 from schemas.messages import (
     HistoryQuerySchema,
     PostDirectMessageSchema,
@@ -607,6 +614,12 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
 
 def _schema_name_resolver(schema: type[Schema] | Schema) -> str:
     cls = schema if isinstance(schema, type) else type(schema)
+    name = _component_name(cls)
+    _COMPONENT_CLASSES[name] = cls
+    return name
+
+
+def _component_name(cls: type[Schema]) -> str:
     name = cls.__name__.removeprefix("_").removesuffix("Schema")
     if cls.__module__ == r.__name__:
         return name
@@ -614,6 +627,36 @@ def _schema_name_resolver(schema: type[Schema] | Schema) -> str:
         # Request bodies and payloads; response names stay short.
         return name + "Input" if name in _RESPONSE_NAMES else name
     return name
+
+
+# Component name -> the marshmallow schema it was made from (filled by the resolver).
+_COMPONENT_CLASSES: dict[str, type[Schema]] = {}
+
+
+def _add_schema_rules(components: dict[str, Any]) -> None:
+    """Add the cross-field rules of `schemas/` (`JSON_SCHEMA_RULES`: anyOf, oneOf, not...)
+    that marshmallow fields cannot describe to their components."""
+    for name, component in components.get("schemas", {}).items():
+        rules = getattr(_COMPONENT_CLASSES.get(name), "JSON_SCHEMA_RULES", None)
+        if rules:
+            rules = {"allOf": [copy.deepcopy(rules)]}
+            _close_branches(rules, list(component.get("properties", {})))
+            component.update(rules)
+
+
+def _close_branches(schema: dict[str, Any], names: list[str]) -> None:
+    """Repeat `additionalProperties: false` (with the object's property names) in every
+    anyOf/oneOf/allOf branch. The object is closed anyway; said again in each branch, a
+    tool that looks at one branch alone knows it too: schemathesis 4.32 adds fields of
+    earlier responses to a body and checks the result against a branch (the rules go
+    under an allOf for the same reason)."""
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, ()):
+            properties = branch.setdefault("properties", {})
+            for name in names:
+                properties.setdefault(name, {})
+            branch["additionalProperties"] = False
+            _close_branches(branch, names)
 
 
 _RESPONSE_NAMES = {
@@ -625,30 +668,26 @@ _RESPONSE_NAMES = {
 
 # The text rules of schemas/common.py as JSON Schema patterns, so that the spec (and the
 # clients and fuzzers generated from it) know them: no control characters (newline and tab
-# allowed in free text), no lone surrogates, and for names at least one visible character.
-_CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f\ud800-\udfff"
-_LINE_CONTROL = r"\u0000-\u001f\u007f-\u009f\ud800-\udfff"
-TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
-LINE_PATTERN = rf"^[^{_LINE_CONTROL}]*$"
-NAME_PATTERN = rf"^[^{_LINE_CONTROL}]*[^\s{_LINE_CONTROL}][^{_LINE_CONTROL}]*$"
-
-
+# allowed in free text), and for names at least one visible character.
 def _text_rules(self: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
     """apispec attribute function: document the function validators of `schemas/`."""
     names = {getattr(v, "__name__", "") for v in field.validators}
     if "password_rules" in names:
         return {
             "minLength": PASSWORD_MIN_CHARS,
+            # A character is at least one byte: the byte limit is also a length limit.
+            "maxLength": PASSWORD_MAX_BYTES,
             "pattern": LINE_PATTERN,
             "description": f"{PASSWORD_MIN_CHARS} characters to {PASSWORD_MAX_BYTES} bytes "
-            "of UTF-8 (bcrypt's limit), no control characters",
+            f"of UTF-8 (bcrypt's limit), no control characters. {SURROGATE_NOTE}",
         }
     if "pattern" in ret:
         return {}
     if "single_line" in names:
-        return {"pattern": NAME_PATTERN if "not_blank" in names else LINE_PATTERN}
+        pattern = NAME_PATTERN if "not_blank" in names else LINE_PATTERN
+        return {"pattern": pattern, "description": SURROGATE_NOTE}
     if "no_control_chars" in names:
-        return {"pattern": TEXT_PATTERN}
+        return {"pattern": TEXT_PATTERN, "description": SURROGATE_NOTE}
     return {}
 
 
@@ -767,7 +806,19 @@ def _operation(op: Op) -> dict[str, Any]:
     params: list[dict[str, Any]] = []
     if op.path_schema is not None:
         params.append({"in": "path", "schema": op.path_schema})
-    if op.query is not None:
+    if op.query is not None and getattr(op.query, "JSON_SCHEMA_RULES", None):
+        # A query with rules across its parameters is one form-exploded object: on the
+        # wire the same `?before=1&limit=5`, and the schema can relate them.
+        params.append(
+            {
+                "in": "query",
+                "name": "page",
+                "style": "form",
+                "explode": True,
+                "schema": {"$ref": f"#/components/schemas/{_component_name(op.query)}"},
+            }
+        )
+    elif op.query is not None:
         params.append({"in": "query", "schema": op.query})
     if params:
         out["parameters"] = params
@@ -783,9 +834,18 @@ def _operation(op: Op) -> dict[str, Any]:
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "The file, with its name (whose extension "
+                                "must match the content)",
+                            }
+                        },
                         "required": ["file"],
-                    }
+                        "additionalProperties": False,
+                    },
+                    "encoding": {"file": {"contentType": ", ".join(ALLOWED_TYPES)}},
                 }
             },
         }
@@ -809,12 +869,19 @@ def openapi_document() -> dict[str, Any]:
             "come from an allowed Origin.",
         },
     )
+    for query in {op.query for op in OPERATIONS if op.query is not None}:
+        if getattr(query, "JSON_SCHEMA_RULES", None):
+            name = _component_name(query)
+            _COMPONENT_CLASSES[name] = query
+            spec.components.schema(name, schema=query)
     by_path: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         by_path.setdefault(op.path, {})[op.method] = _operation(op)
     for path, operations in by_path.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    _add_schema_rules(doc["components"])
+    return doc
 
 
 @functools.cache
@@ -853,6 +920,8 @@ def events_document() -> dict[str, Any]:
         }
         for e in SERVER_EVENTS
     ]
+    components = spec.to_dict().get("components", {})
+    _add_schema_rules(components)
     return {
         "namespace": NAMESPACE,
         "transport": "Socket.IO v5 (Engine.IO v4), websocket or long-polling",
@@ -872,7 +941,7 @@ def events_document() -> dict[str, Any]:
         ),
         "clientEvents": client,
         "serverEvents": server,
-        "components": spec.to_dict().get("components", {}),
+        "components": components,
     }
 
 
