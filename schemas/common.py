@@ -21,16 +21,19 @@ SPACE_CLASS = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Newline and tab are the only control characters a chat message may contain.
 ALLOWED_CONTROL_CHARS = frozenset("\n\t")
 
+# Python's `$` also matches before a trailing newline; `(?!\n)` forbids that there and is
+# a no-op in ECMAScript (as in USERNAME_RE), so each pattern means the same in both.
+END = r"$(?!\n)"
 # Free text (messages, descriptions): no control character but newline and tab.
-TEXT_PATTERN = rf"^[^{TEXT_CONTROL_CLASS}]*$"
+TEXT_PATTERN = rf"^[^{TEXT_CONTROL_CLASS}]*{END}"
 # Free text that must say something (a text message): also not only whitespace.
 NONBLANK_TEXT_PATTERN = (
-    rf"^[^{TEXT_CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{TEXT_CONTROL_CLASS}]*$"
+    rf"^[^{TEXT_CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{TEXT_CONTROL_CLASS}]*{END}"
 )
 # One line (search terms, passwords, login names): no control character at all.
-LINE_PATTERN = rf"^[^{CONTROL_CLASS}]*$"
+LINE_PATTERN = rf"^[^{CONTROL_CLASS}]*{END}"
 # A name: one line with at least one visible character.
-NAME_PATTERN = rf"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*$"
+NAME_PATTERN = rf"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*{END}"
 
 _CONTROL_RE = re.compile(f"[{CONTROL_CLASS}]")
 _TEXT_CONTROL_RE = re.compile(f"[{TEXT_CONTROL_CLASS}]")
