@@ -73,9 +73,11 @@ NAMESPACE = "/chat"
 ERROR_MEANING = {
     400: "validation_error: the body, query or path is invalid (see `fields`)",
     401: "unauthenticated / invalid_token / token_expired",
-    403: "forbidden: not allowed (also a cookie-authenticated request from a foreign Origin)",
+    403: "forbidden: well formed but not allowed (see the operation; also a "
+    "cookie-authenticated request from a foreign Origin)",
     404: "not_found: no such resource, or one the caller may not see",
-    409: "conflict: already taken / already used",
+    409: "conflict: already taken / already used, or the state of a resource does not "
+    "allow it (see the operation)",
     413: "too_large: the body is over the limit",
     415: "unsupported_media_type: the file is not an allowed type or does not match its name",
     429: "rate_limited: retry after `Retry-After` seconds",
@@ -201,7 +203,9 @@ OPERATIONS: tuple[Op, ...] = (
         {200: r.UserPrivateSchema},
         (400, 401, 403, 404, 409, 413, 503),
         body=UpdateMeSchema,
-        description="A new `password` needs `currentPassword`.",
+        description="Give at least one of `username`, `email`, `displayName`, `password` "
+        "(nothing to change is a 400). A new `password` needs `currentPassword`; a wrong "
+        "one is a 403. A taken username or email is a 409.",
     ),
     Op(
         "get",
@@ -290,8 +294,9 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=RoomPathSchema,
         body=InviteSchema,
-        description="Owners and admins only. Rate limited per user. 201 for a new "
-        "invitation (the invitee gets `room_invite`), 200 when it already existed.",
+        description="Owners and admins only (403). Rate limited per user. 201 for a new "
+        "invitation (the invitee gets `room_invite`), 200 when it already existed. 409 "
+        "for a room that is not private or a user who is already a member.",
     ),
     Op(
         "get",
@@ -333,7 +338,8 @@ OPERATIONS: tuple[Op, ...] = (
         path_schema=RoomPathSchema,
         body=PostMessageSchema,
         description="201 when stored; 200 with the original when `clientMsgId` was already "
-        "used for this room (an idempotent retry).",
+        "used for this room (an idempotent retry). 409 when `messageType` does not fit the "
+        "file (image for images, file for the rest).",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
     # -- direct messages ---------------------------------------------------------------
@@ -364,7 +370,8 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=UserPathSchema,
         body=PostDirectMessageSchema,
-        description="403 when the recipient blocked the caller.",
+        description="403 when the recipient blocked the caller, or is the caller. 409 "
+        "when `messageType` does not fit the file.",
     ),
     Op(
         "post",
@@ -374,6 +381,7 @@ OPERATIONS: tuple[Op, ...] = (
         {204: None},
         (400, 401, 403, 404, 503),
         path_schema=UserPathSchema,
+        description="Blocking yourself is a 403.",
     ),
     Op(
         "delete",
