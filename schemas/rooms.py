@@ -11,6 +11,7 @@ from schemas.common import (
     StrictBoolean,
     StrictInteger,
     no_control_chars,
+    no_format_chars,
     not_blank,
     single_line,
 )
@@ -58,7 +59,13 @@ class CreateRoomSchema(CamelSchema):
         return data
 
     name = fields.String(
-        required=True, validate=[validate.Length(min=1, max=ROOM_NAME_MAX), single_line, not_blank]
+        required=True,
+        validate=[
+            validate.Length(min=1, max=ROOM_NAME_MAX),
+            single_line,
+            not_blank,
+            no_format_chars,
+        ],
     )
     description = fields.String(
         load_default=None,

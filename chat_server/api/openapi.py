@@ -40,6 +40,7 @@ from schemas.common import (
     NAME_PATTERN,
     SURROGATE_NOTE,
     TEXT_PATTERN,
+    VISIBLE_NAME_PATTERN,
     CamelSchema,
 )
 from schemas.messages import (
@@ -693,6 +694,8 @@ def _text_rules(self: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -
         return {}
     if "single_line" in names:
         pattern = NAME_PATTERN if "not_blank" in names else LINE_PATTERN
+        if "no_format_chars" in names:
+            pattern = VISIBLE_NAME_PATTERN
         return {"pattern": pattern, "description": SURROGATE_NOTE}
     if "no_control_chars" in names:
         return {"pattern": TEXT_PATTERN, "description": SURROGATE_NOTE}

@@ -53,11 +53,21 @@ async def test_a_search_the_document_allows_is_answered(server, http, user, path
     assert status == 200, body
 
 
-@pytest.mark.parametrize("name", ["a\x00b", "two\nlines", "tab\there", "\u0085", " \u3000 "])
+@pytest.mark.parametrize(
+    "name",
+    ["a\x00b", "two\nlines", "tab\there", "\u0085", " \u3000 ", "zero\u200bwidth", "a\u202eb"],
+)
 async def test_a_room_name_the_document_refuses_is_400(server, http, user, name):
     assert not re.search(documented("CreateRoom", "name")["pattern"], name)
     status, body = await api(http, server, "POST", "/api/rooms", user, json={"name": name})
     assert "name" in assert_code(status, body, 400, "validation_error")["fields"]
+
+
+async def test_a_room_name_the_document_allows_is_created(server, http, user):
+    name = f"Café 🙂 {unique_name()}"
+    assert re.search(documented("CreateRoom", "name")["pattern"], name)
+    status, body = await api(http, server, "POST", "/api/rooms", user, json={"name": name})
+    assert status == 201, body
 
 
 async def test_a_password_with_a_control_character_is_refused(server, http):

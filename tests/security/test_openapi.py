@@ -4,6 +4,7 @@ and the socket event reference covers every event the namespace handles."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import schemathesis
 from aiohttp import web
@@ -204,6 +205,10 @@ def test_text_patterns_agree_with_the_validators_on_every_character():
         (common.LINE_PATTERN, [common.single_line]),
         (common.NAME_PATTERN, [common.single_line, common.not_blank]),
         (common.NONBLANK_TEXT_PATTERN, [common.no_control_chars, common.not_blank]),
+        (
+            common.VISIBLE_NAME_PATTERN,
+            [common.single_line, common.not_blank, common.no_format_chars],
+        ),
     ]
     for pattern, validators in checks:
         regex = re.compile(pattern)
@@ -222,7 +227,7 @@ def test_text_patterns_agree_with_the_validators_on_every_character():
 
 def test_documented_text_rules():
     schemas = openapi_document()["components"]["schemas"]
-    assert schemas["CreateRoom"]["properties"]["name"]["pattern"] == common.NAME_PATTERN
+    assert schemas["CreateRoom"]["properties"]["name"]["pattern"] == common.VISIBLE_NAME_PATTERN
     assert schemas["PostMessage"]["properties"]["content"]["pattern"] == common.TEXT_PATTERN
     for component, field in (
         ("Register", "password"),
@@ -232,3 +237,11 @@ def test_documented_text_rules():
         assert schemas[component]["properties"][field]["pattern"] == common.LINE_PATTERN
     for name in ("Login", "UpdateMe", "PostMessage", "PostDirectMessage", "HistoryQuery"):
         assert schemas[name]["allOf"], name
+
+
+def test_the_format_class_is_unicode_cf_in_the_bmp():
+    cf = {code for code in range(0x10000) if unicodedata.category(chr(code)) == "Cf"}
+    matched = {
+        code for code in range(0x10000) if re.fullmatch(f"[{common.FORMAT_CLASS}]", chr(code))
+    }
+    assert matched == cf
