@@ -24,6 +24,7 @@ from chat_server.services.render import (
     ALLOWED_URL_SCHEMES,
     render_markdown,
 )
+from schemas.common import FORMAT_CLASS
 from tests.browser.conftest import browser, message, person, sign_in_via_api  # noqa: F401
 from tests.chat_helpers import api, create_room, post_dm
 from tests.conftest import LOBBY_ID, PASSWORD, unique_name
@@ -48,6 +49,8 @@ PAYLOADS = [
     "🙂 ‮evil‬ ​ zero-width",
 ]
 
+FORMAT_CHARS = re.compile(f"[{FORMAT_CLASS}]")
+
 
 def short(payload: str, limit: int) -> str:
     """The payload with a unique tail (names must be unique), within `limit` characters."""
@@ -67,14 +70,21 @@ async def test_payloads_in_every_text_field_round_trip_verbatim(server, http, re
         status, me = await api(http, server, "GET", "/api/users/me", user)
         assert me["displayName"] == payload
         # Room name and description, read back, found by search with the payload itself.
-        name = short(payload, 100)
+        # Invisible format characters (bidi overrides, zero-width) are refused in names.
+        visible = FORMAT_CHARS.sub("", payload)
+        if visible != payload:
+            status, body = await api(
+                http, server, "POST", "/api/rooms", user, json={"name": short(payload, 100)}
+            )
+            assert status == 400 and "name" in body["error"]["fields"], body
+        name = short(visible, 100)
         room = await create_room(http, server, user, name, description=payload)
         status, got = await api(http, server, "GET", f"/api/rooms/{room['id']}", other)
         assert status == 200 and got["name"] == name and got["description"] == payload
         status, found = await api(http, server, "GET", "/api/rooms", other, params={"search": name})
         assert status == 200 and [r["id"] for r in found["rooms"]] == [room["id"]], found
         status, found = await api(
-            http, server, "GET", "/api/rooms", other, params={"search": payload[:100]}
+            http, server, "GET", "/api/rooms", other, params={"search": visible[:100]}
         )
         assert status == 200 and room["id"] in [r["id"] for r in found["rooms"]]
         # Message content and clientMsgId, in the room and in a DM.
