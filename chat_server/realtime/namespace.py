@@ -36,6 +36,7 @@ from chat_server.services.registry import Services
 from chat_server.store.database import DATABASE_DOWN
 from schemas import load
 from schemas.auth import AuthenticateSchema
+from schemas.common import has_unpaired_surrogate
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
@@ -184,6 +185,12 @@ class ChatNamespace(socketio.AsyncNamespace):
                 self._deadlines.set(sid, AUTH_TIMEOUT_S)
             else:
                 await self._admit(sid, state, who)
+                # Like the `authenticate` event's reply (DESIGN.md §6), for clients written
+                # against that flow. Sent before python-socketio's CONNECT packet: both the
+                # JS and the Python client deliver events received while connecting.
+                await self.emit(
+                    "authenticated", {"userId": who.user_id, "username": who.username}, to=sid
+                )
         except Unavailable as exc:
             self._forget(sid)
             metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
@@ -468,7 +475,12 @@ def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:
     """The handshake token: `auth: {token}` first, then the browser's httpOnly cookie."""
     if isinstance(auth, dict) and "token" in auth:
         token = auth["token"]
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        if (
+            not isinstance(token, str)
+            or not token
+            or len(token) > MAX_TOKEN_CHARS
+            or has_unpaired_surrogate(token)  # not UTF-8: the JWT decoder would crash
+        ):
             raise InvalidToken()
         return token
     raw = environ.get("HTTP_COOKIE")
