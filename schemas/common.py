@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load
+from marshmallow import Schema, ValidationError, fields
 
 # Newline and tab are the only control characters a chat message may contain.
 ALLOWED_CONTROL_CHARS = frozenset("\n\t")
-# Unicode category Cc (U+0000-U+001F, U+007F-U+009F) minus tab and newline. One regex
-# search instead of a per-character category lookup: every message's content passes here.
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# A decoded JSON string holds a surrogate code point only when the text had an unpaired
-# `\ud800`-`\udfff` escape (a valid pair becomes one astral character): the mark of a JS
-# string cut in the middle of an emoji. It is not UTF-8, so it can be neither stored nor
-# sent on; it is refused (never silently replaced) so the sender can fix and resend it.
-_SURROGATES = re.compile("[\ud800-\udfff]")
-UNPAIRED_SURROGATE_MESSAGE = "Contains an unpaired surrogate (broken emoji); resend the text."
-
-
-def has_unpaired_surrogate(value: str) -> bool:
-    """Whether `value` holds a lone UTF-16 surrogate (cannot be encoded as UTF-8)."""
-    return _SURROGATES.search(value) is not None
-
-
-def contains_unpaired_surrogate(value: Any) -> bool:
-    """Whether any string in a decoded JSON value (object keys included) holds a lone
-    surrogate. Iterative: payloads may nest deeply."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATES.search(item) is not None:
-                return True
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if isinstance(key, str) and _SURROGATES.search(key) is not None:
-                    return True
-                stack.append(child)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
 
 
 def no_control_chars(value: str) -> None:
@@ -50,10 +17,14 @@ def no_control_chars(value: str) -> None:
     A NUL byte cannot be stored by PostgreSQL and a lone surrogate is not UTF-8: both
     would otherwise surface as server errors.
     """
-    if _CONTROL_CHARS.search(value) is not None:
-        raise ValidationError("Control characters are not allowed.")
-    if _SURROGATES.search(value) is not None:
-        raise ValidationError(UNPAIRED_SURROGATE_MESSAGE)
+    for ch in value:
+        if ch in ALLOWED_CONTROL_CHARS:
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cc":
+            raise ValidationError("Control characters are not allowed.")
+        if cat == "Cs":
+            raise ValidationError("Invalid Unicode (unpaired surrogate).")
 
 
 def single_line(value: str) -> None:
@@ -73,26 +44,6 @@ class CamelSchema(Schema):
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         field_obj.data_key = _camel(field_obj.data_key or field_name)
-
-    @pre_load
-    def _refuse_unpaired_surrogates(self, data: Any, **_: Any) -> Any:
-        """The text policy for every string of every body, query and socket payload: a
-        lone surrogate is a validation error naming its field (`_schema` for a key).
-
-        Runs before any field, so no validator, password hash or error message (unknown
-        field names are echoed) ever meets such a string.
-        """
-        if not isinstance(data, dict):
-            return data
-        errors: dict[str, list[str]] = {}
-        for key, value in data.items():
-            if isinstance(key, str) and has_unpaired_surrogate(key):
-                errors["_schema"] = [UNPAIRED_SURROGATE_MESSAGE]
-            elif contains_unpaired_surrogate(value):
-                errors[str(key)] = [UNPAIRED_SURROGATE_MESSAGE]
-        if errors:
-            raise ValidationError(errors)
-        return data
 
 
 def _camel(name: str) -> str:

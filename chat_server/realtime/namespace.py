@@ -36,9 +36,9 @@ from chat_server.services.registry import Services
 from chat_server.store.database import DATABASE_DOWN
 from schemas import load
 from schemas.auth import AuthenticateSchema
-from schemas.common import has_unpaired_surrogate
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
+from schemas.text import has_unpaired_surrogate
 
 log = structlog.get_logger(__name__)
 

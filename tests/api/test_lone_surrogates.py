@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from schemas.common import UNPAIRED_SURROGATE_MESSAGE
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.api.test_bad_input import assert_error, raw_post
 from tests.conftest import LOBBY_ID, PASSWORD, unique_name
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from schemas.common import UNPAIRED_SURROGATE_MESSAGE
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.conftest import LOBBY_ID
 from tests.realtime.conftest import call, send
 

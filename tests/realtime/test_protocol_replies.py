@@ -19,7 +19,7 @@ from typing import Any
 
 import socketio
 
-from schemas.common import UNPAIRED_SURROGATE_MESSAGE
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.chat_helpers import quiet, wait_match
 from tests.conftest import LOBBY_ID
 from tests.realtime.conftest import ACK_TIMEOUT_S, NS, call, lobby_last_seq, send

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from chat_server import metrics
 from chat_server.api.keys import CONFIG, NAMESPACE_KEY, SIO
 from chat_server.realtime.server import MAX_BINARY_ATTACHMENTS
-from schemas.common import UNPAIRED_SURROGATE_MESSAGE
 from schemas.messages import MAX_CONTENT_CHARS, SEQ_MAX, SendMessageSchema
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.chat_helpers import api, call, create_room, wait_match
 from tests.conftest import LOBBY_ID
 
