@@ -38,7 +38,6 @@ from schemas import load
 from schemas.auth import AuthenticateSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
-from schemas.text import has_unpaired_surrogate
 
 log = structlog.get_logger(__name__)
 
@@ -479,7 +478,9 @@ def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:
             not isinstance(token, str)
             or not token
             or len(token) > MAX_TOKEN_CHARS
-            or has_unpaired_surrogate(token)  # not UTF-8: the JWT decoder would crash
+            # Our tokens are ASCII; other text (a lone surrogate is not even UTF-8) would
+            # make the JWT decoder raise instead of refusing.
+            or not token.isascii()
         ):
             raise InvalidToken()
         return token
