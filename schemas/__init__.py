@@ -13,7 +13,7 @@ from marshmallow import Schema
 from marshmallow import ValidationError as _MarshmallowError
 
 from chat_server.errors import ValidationFailed
-from schemas.text import unpaired_surrogate_errors
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE, unpaired_surrogate_errors
 
 
 def load(schema: Schema, data: Any) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
     refused = unpaired_surrogate_errors(data)
     if refused:
         # Before any field: no validator, password hash or echoed field name meets the text.
-        raise ValidationFailed("Invalid input", fields=refused)
+        raise ValidationFailed(UNPAIRED_SURROGATE_MESSAGE, fields=refused)
     try:
         result = schema.load(data)
     except _MarshmallowError as exc:

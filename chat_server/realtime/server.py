@@ -178,11 +178,13 @@ class ChatSocketServer(socketio.AsyncServer):
     async def _send_error_event(
         self, eio_sid: str, namespace: str | None, error: dict[str, Any]
     ) -> None:
-        """`error` {code, message, ...} to this one connection (never through a room)."""
+        """`error` {code, message} (DESIGN.md §6: exactly these two) to this one connection,
+        never through a room."""
+        body = {"code": error.get("code", "internal_error"), "message": error.get("message", "")}
         await self._send_packet(
             eio_sid,
             self.packet_class(
-                socketio.packet.EVENT, namespace=namespace or "/", data=["error", error]
+                socketio.packet.EVENT, namespace=namespace or "/", data=["error", body]
             ),
         )
 

@@ -45,8 +45,7 @@ async def test_a_failed_event_without_ack_gets_an_error_event(server, register, 
     await client.emit("connect", {}, namespace=NS)  # reserved name: refused before handlers
 
     got = await client.recorder.wait_for("error", 3)
-    assert got[0]["code"] == "validation_error" and got[0]["message"], got
-    assert "roomId" in got[0]["fields"]
+    assert got[0] == {"code": "validation_error", "message": "Invalid input"}
     assert got[1:] == [{"code": "unknown_event", "message": "Unknown event"}] * 2
     assert client.connected
 
@@ -147,8 +146,7 @@ async def test_a_lone_surrogate_without_ack_gets_an_error_event(server, register
     await client.eio.send(f"2{NS},{BROKEN_EMOJI}")
 
     (error,) = await client.recorder.wait_for("error")
-    assert error["code"] == "validation_error"
-    assert error["fields"] == {"content": [UNPAIRED_SURROGATE_MESSAGE]}
+    assert error == {"code": "validation_error", "message": UNPAIRED_SURROGATE_MESSAGE}
 
 
 async def test_undecodable_json_is_answered_and_the_socket_stays(server, register, sio_connect):
