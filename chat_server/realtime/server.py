@@ -237,6 +237,12 @@ def _read_header(data: Any) -> socketio.packet.Packet | None:
 def create_socket_server(config: Config, client_manager: Any = None) -> ChatSocketServer:
     """The server with deliberate limits: heartbeat, payload size, CORS, no compression,
     and the encode-once fan-out (`fanout.FastManager`) unless a cluster manager is given."""
+    if not _DISPATCH_KNOWN:
+        log.warning(
+            "socketio_dispatch_changed",
+            detail="python-socketio's _handle_event_internal changed: failed events sent "
+            "without an ack get no `error` event (acks are unaffected)",
+        )
     if client_manager is None:
         client_manager = fanout.FastManager()
     cors: list[str] | None = list(config.cors_origins) or None

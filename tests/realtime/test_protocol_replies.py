@@ -19,6 +19,7 @@ from typing import Any
 
 import socketio
 
+from chat_server.realtime import server as server_module
 from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.chat_helpers import quiet, wait_match
 from tests.conftest import LOBBY_ID
@@ -48,6 +49,12 @@ async def test_a_failed_event_without_ack_gets_an_error_event(server, register, 
     assert got[0] == {"code": "validation_error", "message": "Invalid input"}
     assert got[1:] == [{"code": "unknown_event", "message": "Unknown event"}] * 2
     assert client.connected
+
+
+def test_the_library_hook_for_error_events_is_recognised():
+    """`error` events rely on python-socketio's private `_handle_event_internal`; an
+    upgrade that changes it turns them off (with a warning): this test says so first."""
+    assert server_module._DISPATCH_KNOWN
 
 
 async def test_a_successful_event_without_ack_gets_no_error(server, register, sio_connect):
