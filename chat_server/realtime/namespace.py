@@ -62,6 +62,9 @@ class SocketState:
 
     principal: Principal | None = None
     rooms: set[str] = field(default_factory=set)
+    # Authenticated by the handshake and not yet told `authenticated` (sent once the
+    # namespace's CONNECT packet is out, see `greet`).
+    greet: bool = False
 
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
@@ -184,12 +187,7 @@ class ChatNamespace(socketio.AsyncNamespace):
                 self._deadlines.set(sid, AUTH_TIMEOUT_S)
             else:
                 await self._admit(sid, state, who)
-                # Like the `authenticate` event's reply (DESIGN.md §6), for clients written
-                # against that flow. Sent before python-socketio's CONNECT packet: both the
-                # JS and the Python client deliver events received while connecting.
-                await self.emit(
-                    "authenticated", {"userId": who.user_id, "username": who.username}, to=sid
-                )
+                state.greet = True
         except Unavailable as exc:
             self._forget(sid)
             metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
@@ -217,6 +215,18 @@ class ChatNamespace(socketio.AsyncNamespace):
             ) from None
         metrics.CONNECTS.inc()
         metrics.ACTIVE_CONNECTIONS.inc()
+
+    async def greet(self, sid: str) -> None:
+        """After the CONNECT packet (called by the server): a socket authenticated in the
+        handshake gets `authenticated` {userId, username}, like the `authenticate` event's
+        reply (DESIGN.md §6), for clients written against that flow. Sent after CONNECT so
+        that a listener a client adds in its `connect` handler receives it too."""
+        state = self.sockets.get(sid)
+        if state is None or not state.greet or state.principal is None:
+            return
+        state.greet = False
+        who = state.principal
+        await self.emit("authenticated", {"userId": who.user_id, "username": who.username}, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._forget(sid)

@@ -100,18 +100,20 @@ def _failure(result: Any) -> dict[str, Any] | None:
     return None
 
 
-def _library_dispatch_is_known() -> bool:
-    """Whether python-socketio still dispatches events through
-    `_handle_event_internal(server, sid, eio_sid, data, namespace, id)` (a private method
-    overridden below to learn whether the client asked for an ack)."""
-    method = getattr(socketio.AsyncServer, "_handle_event_internal", None)
+def _library_method_is(name: str, *params: str) -> bool:
+    """Whether python-socketio's private `AsyncServer.<name>` still takes `params`: the
+    overrides below rely on `_handle_event_internal` (to learn whether the client asked
+    for an ack) and `_handle_connect` (to greet after the CONNECT packet)."""
+    method = getattr(socketio.AsyncServer, name, None)
     if method is None:
         return False
-    params = list(inspect.signature(method).parameters)
-    return params == ["self", "server", "sid", "eio_sid", "data", "namespace", "id"]
+    return list(inspect.signature(method).parameters) == ["self", *params]
 
 
-_DISPATCH_KNOWN = _library_dispatch_is_known()
+_DISPATCH_KNOWN = _library_method_is(
+    "_handle_event_internal", "server", "sid", "eio_sid", "data", "namespace", "id"
+)
+_CONNECT_KNOWN = _library_method_is("_handle_connect", "eio_sid", "namespace", "data")
 
 
 class ChatSocketServer(socketio.AsyncServer):
@@ -124,6 +126,16 @@ class ChatSocketServer(socketio.AsyncServer):
       (DESIGN.md §6); with an ack id, the ack carries the error.
     - An event packet whose JSON is undecodable is still answered (ack or `error`).
     """
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        """After python-socketio accepted a namespace connection and sent its CONNECT
+        packet, let the namespace greet the socket (`greet`: `authenticated`)."""
+        await super()._handle_connect(eio_sid, namespace, data)
+        ns = namespace or "/"
+        handler = self.namespace_handlers.get(ns)
+        greet = getattr(handler, "greet", None)
+        if greet is not None and self._attached(eio_sid, ns):
+            await greet(self.manager.sid_from_eio_sid(eio_sid, ns))
 
     async def _handle_event(
         self, eio_sid: str, namespace: str | None, id: int | None, data: Any
@@ -237,11 +249,12 @@ def _read_header(data: Any) -> socketio.packet.Packet | None:
 def create_socket_server(config: Config, client_manager: Any = None) -> ChatSocketServer:
     """The server with deliberate limits: heartbeat, payload size, CORS, no compression,
     and the encode-once fan-out (`fanout.FastManager`) unless a cluster manager is given."""
-    if not _DISPATCH_KNOWN:
+    if not (_DISPATCH_KNOWN and _CONNECT_KNOWN):
         log.warning(
-            "socketio_dispatch_changed",
-            detail="python-socketio's _handle_event_internal changed: failed events sent "
-            "without an ack get no `error` event (acks are unaffected)",
+            "socketio_internals_changed",
+            detail="python-socketio's _handle_event_internal or _handle_connect changed: "
+            "no `error` event for failed events without ack, or no `authenticated` after a "
+            "handshake login (acks are unaffected)",
         )
     if client_manager is None:
         client_manager = fanout.FastManager()

@@ -68,7 +68,11 @@ function nextError(count) {
 }
 
 async function protocolScenario() {
+  // Added in the `connect` handler (where clients of the seed's flow put their listeners):
+  // it must still see `authenticated`, so the server sends it after the CONNECT packet.
+  const authenticatedLate = new Promise((resolve) => socket.once("authenticated", resolve));
   emit("authenticated", { data: await authenticatedOnConnect });
+  emit("authenticated_late", { data: await authenticatedLate });
   // A failing event without an ack callback: answered with an `error` event.
   socket.emit("send_message", { roomId: "nope", content: "x" });
   await nextError(1);

@@ -183,7 +183,10 @@ async def test_js_client_gets_authenticated_error_events_and_surrogate_refusals(
     )
 
     assert await js.finish() == 0, js.lines
-    assert js.all("authenticated")[0]["data"] == {"userId": bob.id, "username": bob.username}
+    me = {"userId": bob.id, "username": bob.username}
+    # Seen by a listener added before connecting and by one added in the connect handler.
+    assert [line["data"] for line in js.all("authenticated")] == [me]
+    assert [line["data"] for line in js.all("authenticated_late")] == [me]
     errors = [line["data"] for line in js.all("error_event")]
     assert len(errors) == 2, js.lines
     assert errors == [

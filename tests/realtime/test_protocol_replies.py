@@ -51,10 +51,12 @@ async def test_a_failed_event_without_ack_gets_an_error_event(server, register, 
     assert client.connected
 
 
-def test_the_library_hook_for_error_events_is_recognised():
-    """`error` events rely on python-socketio's private `_handle_event_internal`; an
-    upgrade that changes it turns them off (with a warning): this test says so first."""
+def test_the_library_hooks_are_recognised():
+    """`error` events and the handshake's `authenticated` rely on python-socketio's private
+    `_handle_event_internal` and `_handle_connect`; an upgrade that changes them turns
+    those off (with a warning): this test says so first."""
     assert server_module._DISPATCH_KNOWN
+    assert server_module._CONNECT_KNOWN
 
 
 async def test_a_successful_event_without_ack_gets_no_error(server, register, sio_connect):
