@@ -62,8 +62,7 @@ class SocketState:
 
     principal: Principal | None = None
     rooms: set[str] = field(default_factory=set)
-    # Authenticated by the handshake and not yet told `authenticated` (sent once the
-    # namespace's CONNECT packet is out, see `greet`).
+    # Authenticated in the handshake, `authenticated` not sent yet (see `greet`).
     greet: bool = False
 
 
@@ -217,10 +216,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         metrics.ACTIVE_CONNECTIONS.inc()
 
     async def greet(self, sid: str) -> None:
-        """After the CONNECT packet (called by the server): a socket authenticated in the
-        handshake gets `authenticated` {userId, username}, like the `authenticate` event's
-        reply (DESIGN.md §6), for clients written against that flow. Sent after CONNECT so
-        that a listener a client adds in its `connect` handler receives it too."""
+        """`authenticated` for a handshake login (DESIGN.md §6), called by the server after
+        the CONNECT packet: a listener added in a client's `connect` handler sees it too."""
         state = self.sockets.get(sid)
         if state is None or not state.greet or state.principal is None:
             return
@@ -488,9 +485,7 @@ def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:
             not isinstance(token, str)
             or not token
             or len(token) > MAX_TOKEN_CHARS
-            # Our tokens are ASCII; other text (a lone surrogate is not even UTF-8) would
-            # make the JWT decoder raise instead of refusing.
-            or not token.isascii()
+            or not token.isascii()  # ours are; a lone surrogate would crash the JWT decoder
         ):
             raise InvalidToken()
         return token
