@@ -20,6 +20,7 @@ from marshmallow import Schema
 
 from chat_server import metrics
 from chat_server.errors import (
+    DATABASE_DOWN,
     ChatError,
     InvalidToken,
     NotFound,
@@ -33,7 +34,6 @@ from chat_server.realtime.deadlines import Deadlines
 from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
-from chat_server.store.database import DATABASE_DOWN
 from schemas import load
 from schemas.auth import AuthenticateSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
