@@ -7,6 +7,7 @@ the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -258,9 +259,11 @@ class ChatNamespace(socketio.AsyncNamespace):
         if state.principal is None:
             await self._admit(sid, state, who)
         else:
-            state.principal = who
+            # A fresh token for the same user: keep the stored name learnt on admission.
+            state.principal = dataclasses.replace(who, username=state.principal.username)
             self._arm_expiry(sid, state)
-        body = {"userId": who.user_id, "username": who.username}
+        assert state.principal is not None
+        body = {"userId": who.user_id, "username": state.principal.username}
         await self.emit("authenticated", body, to=sid)
         return body
 
@@ -386,6 +389,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         self._arm_expiry(sid, state)
         await self.enter_room(sid, user_room(who.user_id))
         arrival = await self.services.reads.arrival(who.user_id)
+        if arrival.username and arrival.username != who.username:
+            # Renamed since the token was issued: events name the user as they are now.
+            who = state.principal = dataclasses.replace(who, username=arrival.username)
         for room_id in arrival.room_ids:
             await self.enter_room(sid, room_id)
             state.rooms.add(room_id)
