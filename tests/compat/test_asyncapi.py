@@ -1,6 +1,9 @@
-"""`GET /api/asyncapi.json` is a valid AsyncAPI 3.0 document for the official parser
-(`@asyncapi/parser` from npm, installed by `npm ci` from package-lock.json), driven by
-tests/compat/validate_asyncapi.mjs against the live server."""
+"""`GET /api/asyncapi.json` is a valid AsyncAPI 3.0 document for the official parser.
+
+This file owns the standard-conformance check: `@asyncapi/parser` from npm (installed by
+`npm ci` from package-lock.json), driven by tests/compat/validate_asyncapi.mjs, parses the
+document a live server serves. It must not check the document's content event by event
+(tests/security/test_openapi.py does) nor the payloads (tests/event_contract.py does)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 // Validates an AsyncAPI document with the official parser (@asyncapi/parser from npm, the
-// one AsyncAPI Studio and the generator use), for tests/compat/test_asyncapi.py.
+// one AsyncAPI Studio and the generator use), for tests/compat/test_asyncapi.py. It owns
+// only the parse and its report; it must not change the document or judge its content
+// beyond what the parser's rules say.
 //
 // Usage: node validate_asyncapi.mjs <URL or file>
 // Prints every diagnostic (severity, rule code, JSON path, message) on stderr and, on

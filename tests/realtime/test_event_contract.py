@@ -1,8 +1,9 @@
 """The emitted-payload check (tests/event_contract.py) catches what breaks the documents.
 
-The shared `sio_connect` clients are `CheckedClient`s, so every other realtime test already
-holds the server's events and acks to `/api/asyncapi.json`; these tests prove the check
-itself reports drift (it would otherwise pass whatever the server sends)."""
+The shared `sio_connect` clients are `CheckedClient`s, so every other test using them
+already holds the server's events and acks to `/api/asyncapi.json`. This file owns the proof
+that the check itself reports drift (it would otherwise pass whatever the server sends);
+it must not test the server's behaviour, which the other realtime tests do."""
 
 from __future__ import annotations
 
