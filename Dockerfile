@@ -7,13 +7,14 @@
 #   docker run -e DATABASE_URL=... -e REDIS_URL=... -e JWT_SECRET=... -p 8080:8080 chat-server
 
 # Build stage: the wheel, from the package sources only. It is the whole server: code, SQL
-# (sql/ ships as chat_server.sql) and the web UI with its vendored Socket.IO client, so
-# the image needs neither the sources nor Node.js.
+# (sql/ ships as chat_server.sql), the web UI with its vendored Socket.IO client and
+# haproxy.cfg (chat_server/haproxy.cfg links to it), so the image needs neither the
+# sources nor Node.js.
 FROM python:3.11-slim AS wheel
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml setup.cfg README.md ./
+COPY pyproject.toml setup.cfg README.md haproxy.cfg ./
 COPY schemas ./schemas
 COPY sql ./sql
 COPY chat_server ./chat_server

@@ -1,6 +1,7 @@
 """How long a client is without service when an instance restarts gracefully or crashes.
 
     python -m bench.downtime [--runs 5] [--clients 4] [--interval 0.05]
+    python -m bench downtime [...]   # the same
 
 Starts a private cluster on 127.0.0.1 (a fresh PostgreSQL database on the local server,
 its own redis-server, two `chat-server serve` instances and HAProxy with the repository's
@@ -30,9 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
+from tests import pgdb
 from tests.cluster.peers import Peer, assert_complete, room_history
 from tests.cluster.procs import Cluster, Instance, ProcessGroup, RedisServer
 
 from bench.common import RESULTS_DIR, machine
 
-PG_ADMIN_URL = os.environ.get("CHAT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse battery"
 OUT = RESULTS_DIR / "downtime.json"
 # Quiet time before each fault and after the instance is back.
@@ -232,48 +230,38 @@ async def measure(args: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
 
 
 def start_cluster(group: ProcessGroup, workdir: Path) -> tuple[Cluster, str]:
-    name = f"chat_downtime_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    url = PG_ADMIN_URL.rpartition("/")[0] + "/" + name
-    subprocess.run(
-        [sys.executable, "-m", "chat_server", "migrate"],
-        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"},
-        check=True,
-        capture_output=True,
-    )
+    name = pgdb.unique_name("chat_downtime")
+    url = asyncio.run(pgdb.create_database(name))
     redis = RedisServer(group, workdir).start()
     # The production heartbeat (the tests shorten it).
     heartbeat = {"PING_INTERVAL": "25", "PING_TIMEOUT": "20"}
     return Cluster(group, workdir, url, redis, size=2, extra_env=heartbeat).start(), name
 
 
-def drop_database(name: str) -> None:
-    async def drop() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", type=int, default=5, help="runs per scenario")
+    p.add_argument("--clients", type=int, default=6)
+    p.add_argument("--interval", type=float, default=0.05, help="seconds between sends")
+    p.add_argument("--out", type=Path, default=OUT)
 
-    asyncio.run(drop())
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("downtime", help="time without service when an instance restarts or crashes")
+    add_options(p)
+    p.set_defaults(fn=run, command_line=None)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.downtime [options]`, the same as `python -m bench downtime`."""
     parser = argparse.ArgumentParser(prog="python -m bench.downtime", description=__doc__)
-    parser.add_argument("--runs", type=int, default=5, help="runs per scenario")
-    parser.add_argument("--clients", type=int, default=6)
-    parser.add_argument("--interval", type=float, default=0.05, help="seconds between sends")
-    parser.add_argument("--out", type=Path, default=OUT)
+    add_options(parser)
     args = parser.parse_args(argv)
+    args.command_line = "python -m bench.downtime " + " ".join(argv or sys.argv[1:])
+    run(args)
+    return 0
 
+
+def run(args: argparse.Namespace) -> None:
     group = ProcessGroup()
     db_name = None
     with tempfile.TemporaryDirectory(prefix="chat-downtime-") as tmp:
@@ -287,10 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             group.close()
             if db_name:
                 with contextlib.suppress(Exception):
-                    drop_database(db_name)
+                    asyncio.run(pgdb.drop_database(db_name))
     result = {
         "what": "time a client is without service (longest gap between successful acks)",
-        "command": "python -m bench.downtime " + " ".join(argv or sys.argv[1:]),
+        "command": args.command_line or " ".join(["python", "-m", "bench", *sys.argv[1:]]),
         "settings": {
             "runs_per_scenario": args.runs,
             "clients": args.clients,
@@ -315,7 +303,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     print(f"messages {result['messages']}, none lost or duplicated; written to {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,15 +5,15 @@ cost 10): instead every bench user shares one precomputed hash of `BENCH_PASSWOR
 COPYed in, lobby membership is added in one statement, and access tokens are minted here
 with the server's JWT secret exactly as `chat_server/services/tokens.py` issues them.
 
-The database (`chat_bench` by default) is created on first use, migrated by
-`chat-server migrate`, and kept between runs; `python -m bench db --drop` removes it.
+The database (`chat_bench` by default) is created on first use and migrated by
+tests/pgdb.py (the tests' databases are made by the same code), and kept between runs;
+`python -m bench db --drop` removes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -21,9 +21,10 @@ from typing import Any
 import asyncpg
 import bcrypt
 import jwt
+from tests import pgdb
 
 from bench.common import log
-from bench.targets import LOBBY_ROOM_ID, chat_server_bin
+from bench.targets import LOBBY_ROOM_ID
 
 PG_HOST = os.environ.get("BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "5432"))
@@ -39,48 +40,21 @@ def dsn(db: str = BENCH_DB) -> str:
     return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
 
 
-async def _ensure_db(drop: bool) -> None:
-    conn = await asyncpg.connect(dsn("postgres"))
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DB)
-        if exists and drop:
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                BENCH_DB,
-            )
-            await conn.execute(f'DROP DATABASE "{BENCH_DB}"')
-            exists = False
-            log(f"dropped database {BENCH_DB}")
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-            log(f"created database {BENCH_DB}")
-    finally:
-        await conn.close()
-
-
 def ensure_db(drop: bool = False) -> None:
-    asyncio.run(_ensure_db(drop))
-    env = dict(os.environ, DATABASE_URL=dsn(), JWT_SECRET=JWT_SECRET, LOG_LEVEL="warning")
-    out = subprocess.run(
-        [chat_server_bin(), "migrate"], env=env, capture_output=True, text=True, timeout=120
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"chat-server migrate failed: {out.stderr or out.stdout}")
+    """The bench database, created when missing (first dropped with `drop`), migrated."""
+    admin = dsn("postgres")
+
+    async def go() -> None:
+        if drop:
+            await pgdb.drop_database(BENCH_DB, admin_url=admin)
+            log(f"dropped database {BENCH_DB}")
+        await pgdb.create_database(BENCH_DB, admin_url=admin, exist_ok=True)
+
+    asyncio.run(go())
 
 
 def drop_db() -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(dsn("postgres"))
-        try:
-            await conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                BENCH_DB,
-            )
-            await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
+    asyncio.run(pgdb.drop_database(BENCH_DB, admin_url=dsn("postgres")))
     log(f"dropped database {BENCH_DB}")
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chat_server.launcher import spawn
+
 from bench.common import BENCH_DIR, REPO_DIR, RESULTS_DIR, log
 
 LOBBY_ROOM_ID = "00000000-0000-4000-8000-000000000001"
@@ -99,13 +101,8 @@ def wait_live(url: str, timeout: float = 90.0, procs: list[subprocess.Popen[byte
 def _popen(
     cmd: list[str], env: dict[str, str], log_path: Path, cpus: str | None
 ) -> subprocess.Popen[bytes]:
-    if cpus and shutil.which("taskset"):
-        cmd = ["taskset", "-c", cpus, *cmd]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen(
-        cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_raise_nofile
-    )
+    """`cmd` pinned to `cpus`, logging to `log_path`, with the descriptor limit raised."""
+    return spawn(cmd, env, log_path, cpus=cpus, preexec_fn=_raise_nofile)
 
 
 def ours_env(

@@ -1,68 +1,57 @@
-"""`chat-server cluster -n N`: N app instances and HAProxy on this machine.
+"""`chat-server cluster -n N`: N app instances and HAProxy on this machine, for development.
 
-For development, tests and the benchmark: the instances share one PostgreSQL
-(DATABASE_URL, or an embedded one started here) and one Redis (REDIS_URL, default the
-local server), and HAProxy (from PATH) listens on PORT with the repository's haproxy.cfg.
-Ctrl-C or SIGTERM stops everything; an instance that dies is reported, not restarted
-(HAProxy sends its clients elsewhere), so crashes stay visible.
+This module owns the command: its settings (the instances share one PostgreSQL,
+DATABASE_URL or an embedded one started here, one Redis, REDIS_URL or the local server,
+and one JWT secret; HAProxy listens on HOST:PORT, the instances on the following ports),
+its messages, and supervision until Ctrl-C or SIGTERM, which stops everything; an
+instance that dies is reported, not restarted (HAProxy sends its clients elsewhere), so
+crashes stay visible. Starting, waiting for and stopping processes, and HAProxy with the
+packaged haproxy.cfg, are chat_server/launcher.py's (shared with the tests and the
+benchmark): this module must not start processes by itself, nor read files of a checkout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import resource
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from types import FrameType
 
 from chat_server.config import Config
+from chat_server.launcher import (
+    MAX_INSTANCES,
+    STOP_TIMEOUT_S,
+    HAProxy,
+    Instance,
+    LaunchError,
+    ProcessGroup,
+    find_haproxy,
+    haproxy_maxconn,
+    run_migrations,
+    start_all,
+)
 
-HAPROXY_CFG = Path(__file__).resolve().parents[1] / "haproxy.cfg"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# How long to wait for every instance's /health/ready at start.
-START_TIMEOUT_S = 60.0
-# How long instances get to drain on stop before they are killed.
-STOP_TIMEOUT_S = 20.0
+# Between two looks at the processes while supervising.
+SUPERVISE_INTERVAL_S = 0.5
 
 
-def haproxy_env(
-    listen: str, backends: list[str], *, check_inter: str = "1s", maxconn: int = 50000
-) -> dict[str, str]:
-    """The environment haproxy.cfg reads."""
-    env = {"CHAT_LISTEN": listen, "CHAT_CHECK_INTER": check_inter, "CHAT_MAXCONN": str(maxconn)}
-    for i, backend in enumerate(backends, start=1):
-        env[f"CHAT_BACKEND_{i}"] = backend
-    return env
-
-
-def haproxy_maxconn(wanted: int = 50000) -> int:
-    """As many connections as this process's file-descriptor limit lets HAProxy hold (two
-    descriptors per proxied connection), raising the soft limit to the hard one first."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    limit = wanted * 2 + 1000 if hard == resource.RLIM_INFINITY else hard
-    return max(1000, min(wanted, (limit - 1000) // 2))
+def _say(message: str) -> None:
+    print(f"chat-server cluster: {message}", file=sys.stderr, flush=True)
 
 
 def run_cluster(config: Config, instances: int, first_app_port: int | None) -> int:
     """Start the cluster and supervise it until a signal arrives."""
-    if not 1 <= instances <= 8:
-        print("chat-server cluster: -n must be 1..8 (haproxy.cfg has 8 slots)", file=sys.stderr)
+    if not 1 <= instances <= MAX_INSTANCES:
+        _say(f"-n must be 1..{MAX_INSTANCES} (haproxy.cfg has {MAX_INSTANCES} slots)")
         return 2
-    haproxy = shutil.which("haproxy")
-    if haproxy is None:
-        print(
-            "chat-server cluster: haproxy is not installed (apt-get install haproxy)",
-            file=sys.stderr,
-        )
+    try:
+        find_haproxy()
+    except LaunchError as exc:
+        _say(str(exc))
         return 2
     embedded = None
     database_url = config.database_url
@@ -70,7 +59,7 @@ def run_cluster(config: Config, instances: int, first_app_port: int | None) -> i
         from chat_server.store.database import start_embedded_postgres
 
         database_url, embedded = asyncio.run(start_embedded_postgres(config.data_dir))
-    env_base = {
+    env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": config.redis_url or DEFAULT_REDIS_URL,
@@ -80,8 +69,8 @@ def run_cluster(config: Config, instances: int, first_app_port: int | None) -> i
         "JWT_SECRET": config.with_dev_secret().jwt_secret,
     }
     first = first_app_port or config.port + 1
-    ports = [first + i for i in range(instances)]
-    procs: list[subprocess.Popen[bytes]] = []
+    group = ProcessGroup()
+    apps = [Instance(group, f"app{i + 1}", first + i, env) for i in range(instances)]
     stop = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -91,53 +80,29 @@ def run_cluster(config: Config, instances: int, first_app_port: int | None) -> i
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        # Migrate once up front so that instances start without contending for the lock.
-        subprocess.run([sys.executable, "-m", "chat_server", "migrate"], env=env_base, check=True)
-        for i, port in enumerate(ports, start=1):
-            env = {**env_base, "HOST": "127.0.0.1", "PORT": str(port), "INSTANCE_ID": f"app{i}"}
-            procs.append(subprocess.Popen([sys.executable, "-m", "chat_server", "serve"], env=env))
-        for port in ports:
-            _wait_ready(port)
-        listen = f"{config.host}:{config.port}"
-        backends = [f"127.0.0.1:{p}" for p in ports]
-        hap_env = {**os.environ, **haproxy_env(listen, backends, maxconn=haproxy_maxconn())}
-        procs.append(subprocess.Popen([haproxy, "-W", "-db", "-f", str(HAPROXY_CFG)], env=hap_env))  # noqa: S603
-        print(f"chat-server cluster: instances on {ports}, HAProxy on http://{listen}", flush=True)
+        run_migrations(env)
+        start_all(apps)
+        proxy = HAProxy(
+            group,
+            [app.address for app in apps],
+            host=config.host,
+            port=config.port,
+            maxconn=haproxy_maxconn(),
+        ).start()
+        ports = [app.port for app in apps]
+        print(f"chat-server cluster: instances on {ports}, HAProxy on {proxy.url}", flush=True)
         reported: set[int] = set()
         while not stop:
-            for proc in procs:
-                if proc.poll() is not None and proc.pid not in reported:
+            for proc in group.exited():
+                if proc.pid not in reported:
                     reported.add(proc.pid)
-                    print(
-                        f"chat-server cluster: {proc.args!r} exited with {proc.returncode}",
-                        flush=True,
-                    )
-            time.sleep(0.5)
+                    _say(f"{proc.args!r} exited with {proc.returncode}")
+            time.sleep(SUPERVISE_INTERVAL_S)
         return 0
+    except (LaunchError, subprocess.CalledProcessError) as exc:
+        _say(str(exc))
+        return 1
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        group.stop(STOP_TIMEOUT_S)
         if embedded is not None:
             embedded.cleanup()
-
-
-def _wait_ready(port: int) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    url = f"http://127.0.0.1:{port}/health/ready"
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # local health URL  # nosec B310
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"instance on port {port} did not become ready")
-        time.sleep(0.2)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas.common import CamelSchema, single_line
 
@@ -64,6 +64,11 @@ class LoginSchema(CamelSchema):
     username = fields.String(validate=[validate.Length(min=1, max=EMAIL_MAX), single_line])
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
+    # For the OpenAPI document (chat_server/api/openapi.py): `identifier` needs one of them.
+    JSON_SCHEMA_RULES: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": ["email"]}, {"required": ["username"]}]
+    }
+
     @staticmethod
     def identifier(data: dict[str, str]) -> str:
         return data.get("email") or data.get("username") or ""
@@ -79,6 +84,11 @@ class AuthenticateSchema(CamelSchema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 
+# What PUT /api/users/me can change (wire names); a new `password` or `email` needs
+# `currentPassword` (a stolen access token must not take the account over).
+UPDATABLE_FIELDS = ("username", "email", "displayName", "password")
+
+
 class UpdateMeSchema(CamelSchema):
     username = fields.String(
         validate=validate.Regexp(USERNAME_RE, error="3-50 letters, digits or underscores.")
@@ -87,6 +97,26 @@ class UpdateMeSchema(CamelSchema):
     display_name = fields.String(allow_none=True, validate=[validate.Length(max=100), single_line])
     password = fields.String(validate=password_rules)
     current_password = fields.String(validate=validate.Length(max=1024))
+
+    # For the OpenAPI document: what `_something_to_change` checks.
+    JSON_SCHEMA_RULES: ClassVar[dict[str, Any]] = {
+        "allOf": [
+            {"anyOf": [{"required": [name]} for name in UPDATABLE_FIELDS]},
+            {"anyOf": [{"not": {"required": ["password"]}}, {"required": ["currentPassword"]}]},
+            {"anyOf": [{"not": {"required": ["email"]}}, {"required": ["currentPassword"]}]},
+        ]
+    }
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **_: Any) -> None:
+        """An update that changes nothing is a mistake (e.g. a body that never arrived), and
+        a new password or email needs the current one (checked by the service)."""
+        if not any(self.fields[name].data_key in UPDATABLE_FIELDS for name in data):
+            raise ValidationError(
+                "Nothing to change: give " + ", ".join(UPDATABLE_FIELDS) + ".", "_schema"
+            )
+        if ("password" in data or "email" in data) and "current_password" not in data:
+            raise ValidationError("Missing data for required field.", "currentPassword")
 
 
 USER_SEARCH_MAX = 50

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import CamelSchema, StrictInteger, no_control_chars
+from schemas.common import NONBLANK_TEXT_PATTERN, CamelSchema, StrictInteger, no_control_chars
 
 # The seed's limit on one message.
 MAX_CONTENT_CHARS = 5000
@@ -42,12 +42,35 @@ class _MessageBody(CamelSchema):
     )
     file_id = fields.UUID(load_default=None)
 
+    # For the OpenAPI document: what `_content_or_file` checks, as two shapes.
+    JSON_SCHEMA_RULES: ClassVar[dict[str, Any]] = {
+        "oneOf": [
+            {
+                "description": "A text message: content that is not blank, no file",
+                "properties": {
+                    "messageType": {"type": "string", "enum": ["text"]},
+                    "content": {"type": "string", "pattern": NONBLANK_TEXT_PATTERN},
+                    "fileId": {"type": "string", "nullable": True, "enum": [None]},
+                },
+                "required": ["content"],
+            },
+            {
+                "description": "A file or image, with an optional caption",
+                "properties": {
+                    "messageType": {"type": "string", "enum": ["image", "file"]},
+                    "fileId": {"type": "string", "format": "uuid"},
+                },
+                "required": ["messageType", "fileId"],
+            },
+        ]
+    }
+
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _content_or_file(self, data: dict[str, Any], original: Any, **_: Any) -> None:
-        """Text needs content; a file needs type image or file. Runs even when other fields
-        failed, so that every problem is reported at once."""
+        """Text needs content; a file needs type image or file (`fileId: null` is no file).
+        Runs even when other fields failed, so that every problem is reported at once."""
         sent = original if isinstance(original, dict) else {}
-        if data.get("file_id") is None and "fileId" not in sent:
+        if data.get("file_id") is None and sent.get("fileId") is None:
             if data.get("message_type", "text") != "text":
                 raise ValidationError("image and file messages need a fileId.", "fileId")
             if "content" not in sent:
@@ -75,6 +98,10 @@ class HistoryQuerySchema(CamelSchema):
     limit = fields.Integer(
         load_default=HISTORY_DEFAULT_LIMIT, validate=validate.Range(min=1, max=HISTORY_MAX_LIMIT)
     )
+
+    # For the OpenAPI document, which describes this query as one object parameter so
+    # that it can say so (parameters cannot refer to each other).
+    JSON_SCHEMA_RULES: ClassVar[dict[str, Any]] = {"not": {"required": ["before", "after"]}}
 
     @validates_schema
     def _one_direction(self, data: dict[str, Any], **_: Any) -> None:

@@ -12,6 +12,7 @@ from schemas.common import (
     StrictBoolean,
     StrictInteger,
     no_control_chars,
+    no_format_chars,
     not_blank,
     single_line,
 )
@@ -147,6 +148,11 @@ class CreateRoomSchema(CamelSchema):
             validate.Length(min=1, max=ROOM_NAME_MAX),
             single_line,
             not_blank,
+            # The document's pattern says exactly this (Cf in the BMP) ...
+            no_format_chars,
+            # ... and this refuses the other invisible characters a pattern cannot say
+            # in context (variation selectors except after an emoji, fillers, astral
+            # ignorables).
             visible_name,
         ],
     )

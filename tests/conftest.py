@@ -1,8 +1,9 @@
 """Shared fixtures: a fresh PostgreSQL database per test run (created and dropped here),
 the real app served on a real port, and helpers for real HTTP and Socket.IO clients.
 
-PostgreSQL comes from CHAT_TEST_PG_URL (default: the local server at 127.0.0.1:5432) and
-Redis from CHAT_TEST_REDIS_URL (default redis://127.0.0.1:6379/15). Nothing is mocked.
+PostgreSQL comes from CHAT_TEST_PG_URL (default: the local server at 127.0.0.1:5432; the
+databases are made by tests/pgdb.py) and Redis from CHAT_TEST_REDIS_URL (default
+redis://127.0.0.1:6379/15). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 import socketio
 
 from chat_server.app import create_app
 from chat_server.config import Config
-from chat_server.store.migrate import migrate
+from tests import pgdb
 from tests.event_contract import CheckedClient
+from tests.pgdb import PG_ADMIN_URL  # noqa: F401 - imported from here by the tests
 
-PG_ADMIN_URL = os.environ.get("CHAT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 LOBBY_ID = "00000000-0000-4000-8000-000000000001"
 PASSWORD = "correct horse battery"
@@ -49,39 +49,13 @@ async def redis_prefix() -> AsyncIterator[str]:
     await client.aclose()
 
 
-def _db_url(name: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _create_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    conn = await asyncpg.connect(_db_url(name))
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-
-
-async def _drop_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Any:
     """A database made for this test run, migrated once, dropped at the end."""
-    name = f"chat_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_create_database(name))
-    yield _db_url(name)
-    asyncio.run(_drop_database(name))
+    name = pgdb.unique_name("chat_test")
+    url = asyncio.run(pgdb.create_database(name))
+    yield url
+    asyncio.run(pgdb.drop_database(name))
 
 
 @pytest.fixture

@@ -74,8 +74,9 @@ class EventContract:
     def _validator(self, schema: dict[str, Any]) -> jsonschema_rs.Validator:
         """A validator for one payload, with the named schemas it refers to (transitively).
 
-        Only those: the request schemas' patterns name surrogates, which are valid in
-        Python's `re` (the server's) but not in the Rust regex engine used here."""
+        Only those: the request schemas' patterns are written for Python's `re` (the
+        server's) and need not compile in the Rust regex engine used here (they did not
+        while they named surrogates), and a check of server payloads needs none of them."""
         needed: dict[str, Any] = {}
         pending = list(_refs(schema))
         while pending:

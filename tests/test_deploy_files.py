@@ -279,7 +279,16 @@ def test_dockerfile_builds_the_wheel_without_node(dockerfile):
         if ins == "COPY" and not args.startswith("--from")
         for source in args.split()[:-1]
     }
-    assert copied == {"pyproject.toml", "setup.cfg", "README.md", "chat_server", "schemas", "sql"}
+    # haproxy.cfg: chat_server/haproxy.cfg links to it, the wheel carries its content.
+    assert copied == {
+        "pyproject.toml",
+        "setup.cfg",
+        "README.md",
+        "haproxy.cfg",
+        "chat_server",
+        "schemas",
+        "sql",
+    }
 
 
 def test_dockerfile_copies_only_files_that_reach_the_build_context(dockerfile):

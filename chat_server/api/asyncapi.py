@@ -22,7 +22,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
-from chat_server.api.openapi import API_TITLE, API_VERSION, _schema_name_resolver, _text_rules
+from chat_server.api.openapi import (
+    API_TITLE,
+    API_VERSION,
+    _add_schema_rules,
+    _schema_name_resolver,
+    _text_rules,
+)
 from schemas import responses as r
 from schemas.common import CamelSchema
 from schemas.socket_events import EVENTS, NAMESPACE, SocketEvent
@@ -98,6 +104,20 @@ def _json_schema_spec() -> tuple[APISpec, MarshmallowPlugin]:
     return spec, plugin
 
 
+def _json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's `nullable: true` (still used by the hand-written cross-field rules of
+    `schemas/`, `JSON_SCHEMA_RULES`) as JSON Schema: `null` becomes one of the types."""
+    if isinstance(node, list):
+        return [_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable") is True and "type" in out:
+        kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
+        out["type"] = kinds if "null" in kinds else [*kinds, "null"]
+    return out
+
+
 def _message_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/channels/{CHANNEL}/messages/{name}"}
 
@@ -156,11 +176,16 @@ def asyncapi_document() -> dict[str, Any]:
             }
         },
         "operations": operations,
-        "components": {
-            "schemas": spec.to_dict().get("components", {}).get("schemas", {}),
-            "messages": messages,
-        },
+        "components": {"schemas": _schemas(spec), "messages": messages},
     }
+
+
+def _schemas(spec: APISpec) -> dict[str, Any]:
+    """The named schemas, with the cross-field rules of `schemas/`, as JSON Schema."""
+    components = spec.to_dict().get("components", {})
+    _add_schema_rules(components)
+    schemas: dict[str, Any] = _json_schema(components.get("schemas", {}))
+    return schemas
 
 
 @routes.get("/api/asyncapi.json")

@@ -17,8 +17,6 @@ routes = web.RouteTableDef()
 
 # Room for multipart boundaries and part headers on top of the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-# Parts a form may have before `file`: a browser sends one; anything long is abuse.
-MAX_FORM_PARTS = 8
 CHUNK_BYTES = 64 * 1024
 # Stored names are random hex with an allowed extension; nothing else is ever looked up.
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}(_thumb)?\.(jpg|jpeg|png|gif|pdf|txt)$")
@@ -46,16 +44,21 @@ async def upload(request: web.Request) -> web.Response:
         reader = await request.multipart()
     except ValueError as exc:  # e.g. no boundary
         raise _malformed() from exc
-    seen = 0
-    for _ in range(MAX_FORM_PARTS):
-        part = await _next_part(reader)
-        if part is None:
-            break
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            result = await files.upload(who.user_id, part.filename or "", _chunks(part))
-            return web.json_response(result, status=201)
-        seen += await _discard(part, MULTIPART_OVERHEAD_BYTES - seen)
-    raise ValidationFailed("The form has no `file` field", fields={"file": ["Missing file."]})
+    part = await _next_part(reader)
+    if part is None:
+        raise ValidationFailed("The form has no `file` field", fields={"file": ["Missing file."]})
+    if not isinstance(part, BodyPartReader) or part.name != "file":
+        # The form is exactly one `file` part (what a browser's FormData sends and what the
+        # OpenAPI document says): other fields would only be ignored, so they are refused.
+        raise _other_field()
+    result = await files.upload(who.user_id, part.filename or "", _chunks(part, reader))
+    return web.json_response(result, status=201)
+
+
+def _other_field() -> ValidationFailed:
+    return ValidationFailed(
+        "The form has a field other than `file`", fields={"file": ["Only `file` is allowed."]}
+    )
 
 
 def _malformed() -> ValidationFailed:
@@ -85,26 +88,16 @@ async def _read(part: BodyPartReader) -> bytes:
         raise ValidationFailed("The upload was interrupted") from exc
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _chunks(part: BodyPartReader, reader: MultipartReader) -> AsyncIterator[bytes]:
     """The file part's bytes; a part that ends without its closing boundary (a truncated
-    body) is refused rather than stored cut short."""
+    body) or is followed by another part is refused rather than stored (the service
+    removes what it wrote when this raises)."""
     while chunk := await _read(part):
         yield chunk
     if not part.at_eof():
         raise _malformed()
-
-
-async def _discard(part: BodyPartReader | MultipartReader, budget: int) -> int:
-    """Skip a part that is not the file, counting it: other fields are small (a browser
-    sends none), so they share the multipart overhead allowance."""
-    if not isinstance(part, BodyPartReader):
-        raise _malformed()  # a nested multipart: no browser sends one
-    size = 0
-    while chunk := await _read(part):
-        size += len(chunk)
-        if size > budget:
-            raise TooLarge("Form fields other than `file` are limited in size")
-    return size
+    if await _next_part(reader) is not None:
+        raise _other_field()
 
 
 @routes.get("/api/files/{name}")

@@ -22,6 +22,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from chat_server.services.files import ALLOWED_TYPES
 from schemas import responses as r
 from schemas.auth import (
     PASSWORD_MAX_BYTES,
@@ -32,7 +33,14 @@ from schemas.auth import (
     UpdateMeSchema,
     UserSearchQuerySchema,
 )
-from schemas.common import CamelSchema
+from schemas.common import (
+    LINE_PATTERN,
+    NAME_PATTERN,
+    SURROGATE_NOTE,
+    TEXT_PATTERN,
+    VISIBLE_NAME_PATTERN,
+    CamelSchema,
+)
 from schemas.messages import (
     HistoryQuerySchema,
     PostDirectMessageSchema,
@@ -57,9 +65,11 @@ OPENAPI_VERSION = "3.0.3"
 ERROR_MEANING = {
     400: "validation_error: the body, query or path is invalid (see `fields`)",
     401: "unauthenticated / invalid_token / token_expired",
-    403: "forbidden: not allowed (also a cookie-authenticated request from a foreign Origin)",
+    403: "forbidden: well formed but not allowed (see the operation; also a "
+    "cookie-authenticated request from a foreign Origin)",
     404: "not_found: no such resource, or one the caller may not see",
-    409: "conflict: already taken / already used",
+    409: "conflict: already taken / already used, or the state of a resource does not "
+    "allow it (see the operation)",
     413: "too_large: the body is over the limit",
     415: "unsupported_media_type: the file is not an allowed type or does not match its "
     "name, or a body that must be JSON is not `application/json`",
@@ -189,9 +199,11 @@ OPERATIONS: tuple[Op, ...] = (
         {200: r.UserPrivateSchema},
         (400, 401, 403, 404, 409, 413, 429, 503),
         body=UpdateMeSchema,
-        description="A new `password` or `email` needs `currentPassword`; a request with any "
-        "of the three is rate limited per user and per client IP. A new password ends every "
-        "other session of the user.",
+        description="Give at least one of `username`, `email`, `displayName`, `password` "
+        "(nothing to change is a 400). A new `password` or `email` needs `currentPassword`; "
+        "a wrong one is a 403. A request with any of the three is rate limited per user and "
+        "per client IP. A taken username or email is a 409. A new password ends every other "
+        "session of the user.",
     ),
     Op(
         "get",
@@ -284,9 +296,10 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=RoomPathSchema,
         body=InviteSchema,
-        description="Owners and admins only. Rate limited per user. 201 for a new "
-        "invitation (the invitee gets `room_invite`), 200 when it already existed; 403 when "
-        "the invitee blocked the caller (nothing stored).",
+        description="Owners and admins only (403). Rate limited per user. 201 for a new "
+        "invitation (the invitee gets `room_invite`), 200 when it already existed. 403 when "
+        "the invitee blocked the caller (nothing stored). 409 for a room that is not "
+        "private or a user who is already a member.",
     ),
     Op(
         "get",
@@ -329,7 +342,8 @@ OPERATIONS: tuple[Op, ...] = (
         body=PostMessageSchema,
         description="201 when stored; 200 with the original when `clientMsgId` was already "
         "used for this room (an idempotent retry). 403 in a public room not joined, or in a "
-        "direct conversation whose other member blocked the caller.",
+        "direct conversation whose other member blocked the caller. 409 when `messageType` "
+        "does not fit the file (image for images, file for the rest).",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
     # -- direct messages ---------------------------------------------------------------
@@ -360,7 +374,8 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=UserPathSchema,
         body=PostDirectMessageSchema,
-        description="403 when the recipient blocked the caller.",
+        description="403 when the recipient blocked the caller, or is the caller. 409 "
+        "when `messageType` does not fit the file.",
     ),
     Op(
         "post",
@@ -370,6 +385,7 @@ OPERATIONS: tuple[Op, ...] = (
         {204: None},
         (400, 401, 403, 404, 503),
         path_schema=UserPathSchema,
+        description="Blocking yourself is a 403.",
     ),
     Op(
         "delete",
@@ -450,6 +466,12 @@ OPERATIONS: tuple[Op, ...] = (
 
 def _schema_name_resolver(schema: type[Schema] | Schema) -> str:
     cls = schema if isinstance(schema, type) else type(schema)
+    name = _component_name(cls)
+    _COMPONENT_CLASSES[name] = cls
+    return name
+
+
+def _component_name(cls: type[Schema]) -> str:
     name = cls.__name__.removeprefix("_").removesuffix("Schema")
     if cls.__module__ == r.__name__:
         return name
@@ -457,6 +479,36 @@ def _schema_name_resolver(schema: type[Schema] | Schema) -> str:
         # Request bodies and payloads; response names stay short.
         return name + "Input" if name in _RESPONSE_NAMES else name
     return name
+
+
+# Component name -> the marshmallow schema it was made from (filled by the resolver).
+_COMPONENT_CLASSES: dict[str, type[Schema]] = {}
+
+
+def _add_schema_rules(components: dict[str, Any]) -> None:
+    """Add the cross-field rules of `schemas/` (`JSON_SCHEMA_RULES`: anyOf, oneOf, not...)
+    that marshmallow fields cannot describe to their components."""
+    for name, component in components.get("schemas", {}).items():
+        rules = getattr(_COMPONENT_CLASSES.get(name), "JSON_SCHEMA_RULES", None)
+        if rules:
+            rules = {"allOf": [copy.deepcopy(rules)]}
+            _close_branches(rules, list(component.get("properties", {})))
+            component.update(rules)
+
+
+def _close_branches(schema: dict[str, Any], names: list[str]) -> None:
+    """Repeat `additionalProperties: false` (with the object's property names) in every
+    anyOf/oneOf/allOf branch. The object is closed anyway; said again in each branch, a
+    tool that looks at one branch alone knows it too: schemathesis 4.32 adds fields of
+    earlier responses to a body and checks the result against a branch (the rules go
+    under an allOf for the same reason)."""
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, ()):
+            properties = branch.setdefault("properties", {})
+            for name in names:
+                properties.setdefault(name, {})
+            branch["additionalProperties"] = False
+            _close_branches(branch, names)
 
 
 _RESPONSE_NAMES = {
@@ -468,30 +520,28 @@ _RESPONSE_NAMES = {
 
 # The text rules of schemas/common.py as JSON Schema patterns, so that the spec (and the
 # clients and fuzzers generated from it) know them: no control characters (newline and tab
-# allowed in free text), no lone surrogates, and for names at least one visible character.
-_CONTROL = r"\u0000-\u0008\u000b-\u001f\u007f-\u009f\ud800-\udfff"
-_LINE_CONTROL = r"\u0000-\u001f\u007f-\u009f\ud800-\udfff"
-TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
-LINE_PATTERN = rf"^[^{_LINE_CONTROL}]*$"
-NAME_PATTERN = rf"^[^{_LINE_CONTROL}]*[^\s{_LINE_CONTROL}][^{_LINE_CONTROL}]*$"
-
-
+# allowed in free text), and for names at least one visible character.
 def _text_rules(self: Any, field: fields.Field, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
     """apispec attribute function: document the function validators of `schemas/`."""
     names = {getattr(v, "__name__", "") for v in field.validators}
     if "password_rules" in names:
         return {
             "minLength": PASSWORD_MIN_CHARS,
+            # A character is at least one byte: the byte limit is also a length limit.
+            "maxLength": PASSWORD_MAX_BYTES,
             "pattern": LINE_PATTERN,
             "description": f"{PASSWORD_MIN_CHARS} characters to {PASSWORD_MAX_BYTES} bytes "
-            "of UTF-8 (bcrypt's limit), no control characters",
+            f"of UTF-8 (bcrypt's limit), no control characters. {SURROGATE_NOTE}",
         }
     if "pattern" in ret:
         return {}
     if "single_line" in names:
-        return {"pattern": NAME_PATTERN if "not_blank" in names else LINE_PATTERN}
+        pattern = NAME_PATTERN if "not_blank" in names else LINE_PATTERN
+        if "no_format_chars" in names:
+            pattern = VISIBLE_NAME_PATTERN
+        return {"pattern": pattern, "description": SURROGATE_NOTE}
     if "no_control_chars" in names:
-        return {"pattern": TEXT_PATTERN}
+        return {"pattern": TEXT_PATTERN, "description": SURROGATE_NOTE}
     return {}
 
 
@@ -610,7 +660,19 @@ def _operation(op: Op) -> dict[str, Any]:
     params: list[dict[str, Any]] = []
     if op.path_schema is not None:
         params.append({"in": "path", "schema": op.path_schema})
-    if op.query is not None:
+    if op.query is not None and getattr(op.query, "JSON_SCHEMA_RULES", None):
+        # A query with rules across its parameters is one form-exploded object: on the
+        # wire the same `?before=1&limit=5`, and the schema can relate them.
+        params.append(
+            {
+                "in": "query",
+                "name": "page",
+                "style": "form",
+                "explode": True,
+                "schema": {"$ref": f"#/components/schemas/{_component_name(op.query)}"},
+            }
+        )
+    elif op.query is not None:
         params.append({"in": "query", "schema": op.query})
     if params:
         out["parameters"] = params
@@ -626,9 +688,18 @@ def _operation(op: Op) -> dict[str, Any]:
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "The file, with its name (whose extension "
+                                "must match the content)",
+                            }
+                        },
                         "required": ["file"],
-                    }
+                        "additionalProperties": False,
+                    },
+                    "encoding": {"file": {"contentType": ", ".join(ALLOWED_TYPES)}},
                 }
             },
         }
@@ -652,12 +723,19 @@ def openapi_document() -> dict[str, Any]:
             "come from an allowed Origin.",
         },
     )
+    for query in {op.query for op in OPERATIONS if op.query is not None}:
+        if getattr(query, "JSON_SCHEMA_RULES", None):
+            name = _component_name(query)
+            _COMPONENT_CLASSES[name] = query
+            spec.components.schema(name, schema=query)
     by_path: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         by_path.setdefault(op.path, {})[op.method] = _operation(op)
     for path, operations in by_path.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    doc = spec.to_dict()
+    _add_schema_rules(doc["components"])
+    return doc
 
 
 @routes.get("/api/openapi.json")

@@ -12,7 +12,7 @@ import asyncpg
 import structlog
 
 from chat_server.errors import InvalidToken, Unauthenticated
-from chat_server.events import Publisher
+from chat_server.events import Event, Publisher, Target
 from chat_server.services import passwords, views
 from chat_server.services.blacklist import TokenBlacklist
 from chat_server.services.tokens import (
@@ -92,6 +92,17 @@ class AuthService:
             await room_store.add_member(conn, room_store.LOBBY_ROOM_ID, user["id"])
             pair = await self._open_session(conn, user)
         log.info("user_registered", user_id=str(user["id"]))
+        # Joining the lobby is a join like any other: its members' lists and counts follow.
+        await self._publisher.publish(
+            Event(
+                "user_joined",
+                {
+                    "roomId": str(room_store.LOBBY_ROOM_ID),
+                    "user": {"id": str(user["id"]), "username": user["username"]},
+                },
+                Target.room(room_store.LOBBY_ROOM_ID),
+            )
+        )
         return pair
 
     async def login(self, identifier: str, password: str) -> TokenPair:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Conflict, NotFound, ValidationFailed
+from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.access import refuse_blocked
@@ -54,9 +54,8 @@ class DirectService:
         """
         sender = UUID(user_id)
         if sender == recipient_id:
-            raise ValidationFailed(
-                "You cannot message yourself", fields={"recipientId": ["Is yourself."]}
-            )
+            # A rule about who, not a malformed request: 403 (the request is well formed).
+            raise Forbidden("You cannot message yourself")
         created_room = False
 
         async def authorize(conn: asyncpg.Connection) -> UUID:
@@ -172,7 +171,7 @@ class DirectService:
     async def block(self, user_id: str, other_id: UUID) -> None:
         uid = UUID(user_id)
         if uid == other_id:
-            raise ValidationFailed("You cannot block yourself")
+            raise Forbidden("You cannot block yourself")
         async with self._pool.acquire() as conn:
             if await user_store.get_user(conn, other_id) is None:
                 raise NotFound("User not found")

@@ -14,7 +14,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from chat_server.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from chat_server.errors import Conflict, NotFound, RateLimited
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.access import may_post
@@ -281,7 +281,8 @@ async def _attachment(
         raise NotFound("File not found")
     expected = "image" if row["mime_type"].startswith("image/") else "file"
     if message_type != expected:
-        raise ValidationFailed(
+        # The stored file decides (a well-formed request that does not fit it): 409.
+        raise Conflict(
             f"This file is sent as messageType {expected!r}",
             fields={"messageType": [f"Must be {expected}."]},
         )

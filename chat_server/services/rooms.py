@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import views
 from chat_server.services.access import INVITE_BLOCKED_MESSAGE, refuse_blocked
@@ -217,7 +217,8 @@ class RoomService:
             if membership is None:
                 raise NotFound("Room not found")
             if room["kind"] != "private":
-                raise ValidationFailed("Only private rooms take invitations")
+                # The room's state, not the request, is in the way.
+                raise Conflict("Only private rooms take invitations")
             if membership["role"] not in INVITER_ROLES:
                 raise Forbidden("Only the room's owner or admins can invite")
             if await user_store.get_user(conn, invitee_id) is None:

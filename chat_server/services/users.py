@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import NotFound, ValidationFailed
+from chat_server.errors import Forbidden, NotFound, ValidationFailed
 from chat_server.services import passwords, views
 from chat_server.services.presence import PresenceService
 from chat_server.store import users as user_store
@@ -67,7 +67,8 @@ class UserService:
             if current is None or not await passwords.verify_password(
                 changes["current_password"], current
             ):
-                raise ValidationFailed(
+                # Well formed but not allowed (not 401: the session itself is fine).
+                raise Forbidden(
                     "Current password is wrong", fields={"currentPassword": ["Does not match."]}
                 )
         new_hash = None

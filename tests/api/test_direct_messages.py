@@ -78,8 +78,9 @@ async def test_dm_bad_recipients_and_content(server, http, register):
     status, body = await api(
         http, server, "POST", f"/api/direct-messages/{alice.id}", alice, json={"content": "me"}
     )
-    assert status == 400, body
-    assert body["error"]["code"] == "validation_error"
+    # Well formed, but not allowed (a rule, not a malformed request).
+    assert status == 403, body
+    assert body["error"]["code"] == "forbidden"
     status, body = await api(
         http, server, "POST", f"/api/direct-messages/{uuid.uuid4()}", alice, json={"content": "?"}
     )
@@ -200,8 +201,9 @@ async def test_blocking_stops_dms_and_unblocking_restores_them(server, http, reg
         (3, "after the unblock"),
     ]
 
+    # Blocking yourself: well formed, not allowed.
     status, body = await api(http, server, "POST", f"/api/users/{bob.id}/block", bob)
-    assert status == 400, body
+    assert status == 403, body
     status, body = await api(http, server, "POST", f"/api/users/{uuid.uuid4()}/block", bob)
     assert status == 404, body
     status, body = await api(http, server, "DELETE", f"/api/users/{uuid.uuid4()}/block", bob)

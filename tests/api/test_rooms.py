@@ -255,7 +255,7 @@ async def test_invite_bad_input(server, http, register):
         (rid, {"userId": str(uuid.uuid4())}, 404, "not_found"),
         (rid, {"userId": "nope"}, 400, "validation_error"),
         (rid, {}, 400, "validation_error"),
-        (public["id"], {"userId": member.id}, 400, "validation_error"),
+        (public["id"], {"userId": member.id}, 409, "conflict"),  # public rooms take no invites
     ]
     for room_id, body, want_status, code in cases:
         status, resp = await api(

@@ -593,28 +593,44 @@ async def test_a_form_without_a_file_field_is_refused(server, http, register, db
     assert await file_rows(db, alice) == []
 
 
-async def test_large_fields_before_the_file_are_refused(server, http, register, db):
-    """Fields other than `file` are skipped but counted: they cannot stream without end."""
+@pytest.mark.parametrize(
+    "extra",
+    [[("caption", "x")], [("caption", "x"), ("roomId", "y")], [("padding", "p" * 100_000)]],
+)
+async def test_fields_before_the_file_are_refused(server, http, register, db, extra):
+    """The form is exactly one `file` part, as the OpenAPI document says (additional
+    properties: false): another field is refused before anything is read or stored."""
     alice = await register(server)
-    await assert_refused(
-        http,
-        server,
-        db,
-        alice,
-        "a.txt",
-        b"hello",
-        413,
-        "too_large",
-        extra_fields=[("padding", "p" * 100_000)],
+    body = await assert_refused(
+        http, server, db, alice, "a.txt", b"hello", 400, "validation_error", extra_fields=extra
     )
+    assert "file" in body["error"]["fields"]
 
 
-async def test_the_file_field_may_follow_other_fields(server, http, register):
+async def test_a_field_after_the_file_is_refused_and_nothing_is_stored(server, http, register, db):
     alice = await register(server)
-    body = await upload_ok(
-        http, server, alice, "a.txt", b"hello", extra_fields=[("caption", "x"), ("roomId", "y")]
+    form, content_type = multipart("a.txt", b"hello", content_type="text/plain")
+    # Another part after the file, before the closing boundary.
+    boundary = content_type.split("boundary=")[1]
+    closing = f"--{boundary}--\r\n".encode()
+    assert form.endswith(closing)
+    form = (
+        form[: -len(closing)]
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="caption"\r\n\r\nx\r\n'.encode()
+        + closing
     )
-    assert body["name"] == "a.txt"
+    before = stored_names(upload_dir(server))
+    async with http.post(
+        f"{server.url}/api/upload",
+        data=form,
+        headers={**alice.headers, "Content-Type": content_type},
+    ) as resp:
+        assert resp.status == 400, await resp.text()
+        body = await resp.json()
+    assert body["error"]["code"] == "validation_error"
+    assert "file" in body["error"]["fields"]
+    assert stored_names(upload_dir(server)) == before
+    assert await file_rows(db, alice) == []
 
 
 @pytest.mark.parametrize(
@@ -887,16 +903,25 @@ async def test_the_message_type_must_match_the_file(server, http, register, db):
     doc = await upload_ok(http, server, alice, "doc.pdf", minimal_pdf())
     path = f"/api/rooms/{LOBBY_ID}/messages"
 
+    # Malformed (the OpenAPI document says so): 400.
     for payload in (
-        {"fileId": pic["id"], "messageType": "file"},
-        {"fileId": doc["id"], "messageType": "image"},
         {"fileId": doc["id"]},  # defaults to text
         {"fileId": doc["id"], "messageType": "text"},
         {"messageType": "image", "content": "no file"},
+        {"fileId": None, "messageType": "file", "content": "no file"},
     ):
         status, body = await api(http, server, "POST", path, alice, json=payload)
         assert status == 400, (payload, body)
         assert body["error"]["code"] == "validation_error"
+    # Well formed, but not what the stored file is: 409, with the field to fix.
+    for payload in (
+        {"fileId": pic["id"], "messageType": "file"},
+        {"fileId": doc["id"], "messageType": "image"},
+    ):
+        status, body = await api(http, server, "POST", path, alice, json=payload)
+        assert status == 409, (payload, body)
+        assert body["error"]["code"] == "conflict"
+        assert "messageType" in body["error"]["fields"]
     assert (
         await db.fetchval("SELECT count(*) FROM messages WHERE user_id = $1", uuid.UUID(alice.id))
         == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import LOBBY_ID, unique_name
+from tests.conftest import LOBBY_ID, PASSWORD, unique_name
 
 
 def assert_error(body: dict, code: str) -> dict:
@@ -89,14 +89,19 @@ async def test_change_username_case_only_is_allowed(server, http, register):
     assert me["username"] == user.username.upper()
 
 
-async def test_empty_update_changes_nothing(server, http, register):
+@pytest.mark.parametrize("changes", [{}, {"currentPassword": PASSWORD}, None])
+async def test_an_update_with_nothing_to_change_is_refused(server, http, register, changes):
+    """{} (or no body at all) changes nothing: a mistake, refused as the document says."""
     user = await register(server)
     _, before = await get_me(http, server, user)
-    status, me = await put_me(http, server, user, {})
-    assert status == 200
-    assert {k: v for k, v in me.items() if k != "updatedAt"} == {
-        k: v for k, v in before.items() if k != "updatedAt"
-    }
+    if changes is None:
+        async with http.put(f"{server.url}/api/users/me", headers=user.headers) as resp:
+            status, body = resp.status, await resp.json()
+    else:
+        status, body = await put_me(http, server, user, changes)
+    assert status == 400, body
+    assert "_schema" in assert_error(body, "validation_error")["fields"]
+    assert (await get_me(http, server, user))[1] == before
 
 
 @pytest.mark.parametrize("case", ["same", "upper"])
@@ -134,8 +139,9 @@ async def test_password_change_requires_current_password(server, http, register)
         user,
         {"password": "brand new password", "currentPassword": "not the password"},
     )
-    assert status == 400, body
-    assert "currentPassword" in assert_error(body, "validation_error")["fields"]
+    # Well formed, but the caller may not: 403 (not 401, the session itself is fine).
+    assert status == 403, body
+    assert "currentPassword" in assert_error(body, "forbidden")["fields"]
     # Nothing changed: the old password still logs in.
     assert (await login(http, server, user.email, user.password))[0] == 200
     assert (await login(http, server, user.email, "brand new password"))[0] == 401

@@ -149,7 +149,11 @@ async def sign_in_via_api(
         body["username"] = who.username
     resp = await tab.context.request.post(f"{server.url}/api/auth/{path}", data=body)
     assert resp.ok, await resp.text()
+    # A sign-in through the page leaves this hint in localStorage (js/api.js); without it
+    # the page shows the sign-in form without asking the server.
     await tab.page.goto(server.url)
+    await tab.page.evaluate("localStorage.setItem('chat.hasSession', '1')")
+    await tab.page.reload()
     await expect(tab.page.locator("#me")).to_contain_text(who.username)
     await wait_online(tab.page)
 

@@ -1,7 +1,7 @@
 """Fixtures of the cluster tests (issue 5): real processes only.
 
-- a fresh PostgreSQL database per test module (CHAT_TEST_PG_URL's server), migrated once
-  with `python -m chat_server migrate`, dropped at the end;
+- a fresh PostgreSQL database per test module (CHAT_TEST_PG_URL's server, made by
+  tests/pgdb.py), migrated once, dropped at the end;
 - a private redis-server per cluster, on its own free port, without persistence (the tests
   may kill and restart it; the shared Redis is never touched, and no other process on the
   machine can publish into this cluster's Socket.IO channel);
@@ -16,49 +16,22 @@ printed then (pytest shows them for failing tests).
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import pgdb
 from tests.cluster.procs import Cluster, ProcessGroup, RedisServer
-from tests.conftest import PG_ADMIN_URL, _db_url, _drop_database
-
-
-def _create_database(name: str) -> str:
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    url = _db_url(name)
-    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
-    subprocess.run(
-        [sys.executable, "-m", "chat_server", "migrate"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return url
 
 
 @pytest.fixture(scope="module")
 def cluster_db() -> Iterator[str]:
     """A database for this module's clusters, migrated, dropped afterwards."""
-    name = f"chat_cluster_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    url = _create_database(name)
+    name = pgdb.unique_name("chat_cluster")
+    url = asyncio.run(pgdb.create_database(name))
     yield url
-    asyncio.run(_drop_database(name))
+    asyncio.run(pgdb.drop_database(name))
 
 
 def _start_cluster(

@@ -1,10 +1,14 @@
-"""Real processes for the cluster tests and the downtime bench: a private redis-server,
-chat-server instances (`python -m chat_server serve`) and HAProxy with the repository's
-haproxy.cfg.
+"""The cluster tests' view of chat_server/launcher.py (the one launcher, shared with
+`chat-server cluster` and the benchmark): a private redis-server, chat-server instances and
+HAProxy with the packaged haproxy.cfg, all on 127.0.0.1 on free ports.
 
-Everything listens on 127.0.0.1 on free ports. Every process is registered with a
-`ProcessGroup`, whose `close()` kills whatever is still running; fixtures call it in their
-teardown so that a failing test leaves nothing behind.
+This module owns only what tests need on top of the launcher: the test instances'
+environment (`instance_env`), a Redis that can be killed and restarted, asynchronous
+waits and probes (readiness, exit, /metrics, HAProxy's server states) for tests that run
+clients in the same event loop, and log tails for failure reports. It must not start or
+stop processes by other means than the launcher's `ProcessGroup` (whose `close()`, called
+by the fixtures' teardown, kills whatever is still running, so that a failing test leaves
+nothing behind), nor copy the launcher's logic.
 """
 
 from __future__ import annotations
@@ -13,21 +17,38 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from chat_server.cluster import HAPROXY_CFG, haproxy_env
+from chat_server import launcher
+from chat_server.launcher import (
+    HAPROXY_CFG,
+    ProcessGroup,
+    free_port,
+    haproxy_env,
+    server_states,
+    tail,
+    wait_port,
+)
+
+__all__ = [
+    "HAPROXY_CFG",
+    "Cluster",
+    "HAProxy",
+    "Instance",
+    "ProcessGroup",
+    "RedisServer",
+    "free_port",
+    "haproxy_env",
+    "instance_env",
+    "parse_metrics",
+    "tail",
+    "wait_port",
+]
 
 # Instances of one cluster must share the secret: a token issued by one is checked by another.
 JWT_SECRET = "cluster-test-secret-" + "s" * 40
@@ -38,62 +59,8 @@ STOP_TIMEOUT_S = 30.0
 # to close a long-polling connection, so a short interval keeps teardown quick.
 TEST_PING_INTERVAL_S = "5"
 TEST_PING_TIMEOUT_S = "5"
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = START_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-        time.sleep(0.05)
-
-
-@dataclass
-class ProcessGroup:
-    """Every process a test started; `close()` ends those still running."""
-
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def spawn(
-        self, args: list[str], env: dict[str, str], log_path: Path
-    ) -> subprocess.Popen[bytes]:
-        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
-        try:
-            proc = subprocess.Popen(
-                args,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        finally:
-            log.close()
-        self.procs.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-        for proc in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+# Between two polls of an asynchronous wait.
+POLL_INTERVAL_S = 0.1
 
 
 class RedisServer:
@@ -114,24 +81,10 @@ class RedisServer:
         exe = shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("redis-server is not installed")
-        self.proc = self.group.spawn(
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            dict(os.environ),
-            self.log_path,
-        )
-        wait_port(self.port)
+        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", str(self.workdir)]
+        self.proc = self.group.spawn(args, dict(os.environ), self.log_path)
+        wait_port(self.port, START_TIMEOUT_S)
         return self
 
     def kill(self) -> None:
@@ -141,85 +94,27 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
 
-class Instance:
-    """One chat-server process (`python -m chat_server serve`)."""
+class Instance(launcher.Instance):
+    """One chat-server process (`python -m chat_server serve`), logging to workdir/name.log,
+    with asynchronous waits and probes."""
 
     def __init__(
-        self,
-        group: ProcessGroup,
-        name: str,
-        port: int,
-        env: dict[str, str],
-        workdir: Path,
+        self, group: ProcessGroup, name: str, port: int, env: dict[str, str], workdir: Path
     ):
-        self.group = group
-        self.name = name
-        self.port = port
-        self.env = env
-        self.log_path = workdir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> Instance:
-        self.proc = self.group.spawn(
-            [sys.executable, "-m", "chat_server", "serve"], self.env, self.log_path
-        )
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def signal(self, signum: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signum)
-
-    def terminate(self) -> None:
-        """SIGTERM: the graceful path (drain, then exit)."""
-        self.signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash; nothing is cleaned up."""
-        self.signal(signal.SIGKILL)
-
-    def wait_ready_blocking(self, timeout: float = START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.alive:
-                raise RuntimeError(f"{self.name} exited at start:\n{tail(self.log_path)}")
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(f"{self.url}/health/ready", timeout=2) as resp,
-            ):
-                if resp.status == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.name} not ready after {timeout}s:\n{tail(self.log_path)}"
-                )
-            time.sleep(0.1)
+        super().__init__(group, name, port, env, workdir / f"{name}.log")
 
     async def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if not self.alive:
-                raise RuntimeError(f"{self.name} exited at start:\n{tail(self.log_path)}")
+                raise RuntimeError(f"{self.name} exited at start:\n{self.log()}")
             with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 status, _ = await self.ready()
                 if status == 200:
                     return
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.name} not ready after {timeout}s:\n{tail(self.log_path)}"
-                )
-            await asyncio.sleep(0.1)
+                raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log()}")
+            await asyncio.sleep(POLL_INTERVAL_S)
 
     async def wait_exit(self, timeout: float = STOP_TIMEOUT_S) -> int:
         assert self.proc is not None
@@ -248,9 +143,6 @@ class Instance:
         ):
             assert resp.status == 200
             return parse_metrics(await resp.text())
-
-    def log(self, lines: int = 60) -> str:
-        return tail(self.log_path, lines)
 
 
 def parse_metrics(text: str) -> dict[str, float]:
@@ -318,51 +210,28 @@ def instance_env(
     return env
 
 
-class HAProxy:
-    """HAProxy in master-worker mode in the foreground, with the repository's haproxy.cfg."""
+class HAProxy(launcher.HAProxy):
+    """HAProxy in master-worker mode in the foreground, on free ports (with a stats page),
+    logging to workdir/haproxy.log, with asynchronous probes of its server states."""
 
-    def __init__(self, group: ProcessGroup, backends: Iterable[str], workdir: Path):
-        self.group = group
-        self.port = free_port()
-        self.stats_port = free_port()
-        self.backends = list(backends)
-        self.log_path = workdir / "haproxy.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HAProxy:
-        exe = shutil.which("haproxy") or "/usr/sbin/haproxy"
-        env = {
-            **os.environ,
-            **haproxy_env(f"127.0.0.1:{self.port}", self.backends, maxconn=4096),
-            "CHAT_STATS": f"127.0.0.1:{self.stats_port}",
-        }
-        self.proc = self.group.spawn([exe, "-W", "-db", "-f", str(HAPROXY_CFG)], env, self.log_path)
-        wait_port(self.port)
-        return self
+    def __init__(self, group: ProcessGroup, backends: list[str], workdir: Path):
+        super().__init__(
+            group,
+            backends,
+            port=free_port(),
+            stats_port=free_port(),
+            maxconn=4096,
+            log_path=workdir / "haproxy.log",
+        )
 
     async def server_states(self) -> dict[str, str]:
         """`server name -> status` (UP, DOWN, ...) of the main backend, from the stats CSV."""
         timeout = aiohttp.ClientTimeout(total=5)
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
-            http.get(f"http://127.0.0.1:{self.stats_port}/;csv") as resp,
+            http.get(self.stats_url) as resp,
         ):
-            text = await resp.text()
-        header, *rows = text.splitlines()
-        cols = header.lstrip("# ").split(",")
-        states = {}
-        for row in rows:
-            rec = dict(zip(cols, row.split(","), strict=False))
-            if rec.get("pxname") == "chat_servers" and rec.get("svname") not in (
-                "FRONTEND",
-                "BACKEND",
-            ):
-                states[rec["svname"]] = rec["status"]
-        return states
+            return server_states(await resp.text())
 
     async def wait_state(self, server: str, status: str, timeout: float = 20.0) -> None:
         """Wait until HAProxy's health checks report `server` as `status` (e.g. UP)."""
@@ -375,7 +244,7 @@ class HAProxy:
                     return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"HAProxy: {server} not {status} after {timeout}s: {states}")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(POLL_INTERVAL_S)
 
 
 class Cluster:
@@ -412,10 +281,7 @@ class Cluster:
         return Instance(self.group, name, port, env, self.workdir)
 
     def start(self) -> Cluster:
-        for inst in self.instances:
-            inst.start()
-        for inst in self.instances:
-            inst.wait_ready_blocking()
+        launcher.start_all(self.instances, START_TIMEOUT_S)
         self.haproxy.start()
         return self
 
@@ -429,5 +295,5 @@ class Cluster:
 
     def logs(self) -> str:
         parts = [f"--- {i.name} ---\n{i.log()}" for i in self.instances]
-        parts.append(f"--- haproxy ---\n{tail(self.haproxy.log_path)}")
+        parts.append(f"--- haproxy ---\n{self.haproxy.log(40)}")
         return "\n".join(parts)

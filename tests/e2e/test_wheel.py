@@ -41,8 +41,9 @@ from tests.browser.conftest import (
 from tests.e2e.test_embedded_default import Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
-# What the wheel is built from: the same files the Dockerfile copies into its build stage.
-SOURCE_FILES = ("pyproject.toml", "setup.cfg", "README.md")
+# What the wheel is built from: the same files the Dockerfile copies into its build stage
+# (haproxy.cfg: chat_server/haproxy.cfg is a link to it, copied as a link, as COPY does).
+SOURCE_FILES = ("pyproject.toml", "setup.cfg", "README.md", "haproxy.cfg")
 SOURCE_DIRS = ("chat_server", "schemas", "sql")
 # Building needs an isolated build environment: give pip room on a loaded machine.
 BUILD_TIMEOUT_S = 300
@@ -93,7 +94,10 @@ def _source_copy(dest: Path) -> Path:
         shutil.copy2(REPO / name, dest / name)
     for name in SOURCE_DIRS:
         shutil.copytree(
-            REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            REPO / name,
+            dest / name,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
         )
     return dest
 
@@ -153,6 +157,9 @@ def sandbox() -> Iterator[Sandbox]:
 def test_wheel_holds_every_module_sql_file_and_the_web_ui(installed: Installed) -> None:
     with zipfile.ZipFile(installed.wheel) as whl:
         names = set(whl.namelist())
+        # The one HAProxy config, for `chat-server cluster`: the content of the top-level
+        # haproxy.cfg, not the link chat_server/haproxy.cfg is in the checkout.
+        assert whl.read("chat_server/haproxy.cfg") == (REPO / "haproxy.cfg").read_bytes()
     # Every module, every SQL file and everything the web UI serves.
     expected = set()
     for top in SOURCE_DIRS:
@@ -166,6 +173,21 @@ def test_wheel_holds_every_module_sql_file_and_the_web_ui(installed: Installed) 
     assert "chat_server/static/vendor/socket.io.esm.min.js" in names
     assert "chat_server/static/vendor/socket.io-client.LICENSE" in names
     assert "chat_server/sql/migrations/0001_initial.sql" in names
+
+
+def test_installed_wheel_launches_haproxy_with_its_own_config(installed: Installed) -> None:
+    """`chat-server cluster` from a wheel: the launcher finds haproxy.cfg in the installed
+    package, not in a checkout."""
+    where = _run(
+        installed.python,
+        "-c",
+        "from chat_server.launcher import HAPROXY_CFG; print(HAPROXY_CFG)",
+        cwd=installed.venv,
+        env=installed.env(home=installed.venv),
+    ).strip()
+    cfg = Path(where)
+    assert cfg.is_relative_to(installed.venv), where
+    assert cfg.read_bytes() == (REPO / "haproxy.cfg").read_bytes()
 
 
 async def test_installed_wheel_serves_api_and_ui_without_checkout_or_node(

@@ -6,13 +6,17 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 import socketio
 
-from tests.conftest import LOBBY_ID, LiveServer, TestUser
+from chat_server.client import ChatClient
+from tests.conftest import LOBBY_ID, PASSWORD, LiveServer, TestUser, unique_name
 
 NS = "/chat"
 # Upper bound for one ack round trip on a loaded CI machine.
 ACK_TIMEOUT_S = 10
+# ChatClient options for tests: quick reconnects (the backoff shape is the same).
+CLIENT_FAST = {"reconnect_delay_initial_s": 0.05, "reconnect_delay_max_s": 0.5}
 
 
 async def call(client: socketio.AsyncClient, event: str, data: Any = None) -> Any:
@@ -79,3 +83,23 @@ async def lobby_last_seq(http: aiohttp.ClientSession, server: LiveServer, user: 
         body = await resp.json()
         assert resp.status == 200, body
         return int(body["lastSeq"])
+
+
+@pytest.fixture
+async def new_client():
+    """Register a user and return a connected ChatClient; all are closed at teardown."""
+    made: list[ChatClient] = []
+
+    async def make(server, *, connect: bool = True, **options) -> ChatClient:
+        name = unique_name("c")
+        client = await ChatClient.register(
+            server.url, f"{name}@example.test", name, PASSWORD, **{**CLIENT_FAST, **options}
+        )
+        made.append(client)
+        if connect:
+            await client.connect()
+        return client
+
+    yield make
+    for client in made:
+        await client.close()

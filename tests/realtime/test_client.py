@@ -15,39 +15,15 @@ import pytest
 from chat_server.api.keys import SERVICES
 from chat_server.client import AuthError, ChatClient, ChatClientError
 from chat_server.realtime import namespace
-from tests.conftest import LOBBY_ID, PASSWORD, unique_name
-
-# Quick reconnects keep the restart tests short; the backoff shape is the same.
-FAST = {"reconnect_delay_initial_s": 0.05, "reconnect_delay_max_s": 0.5}
-# A server stopped with a short shutdown timeout drops its live sockets like a crashed
-# instance; the default waits for them to time out.
-CRASH = {"shutdown_timeout": 0.5}
-WAIT_S = 15
-
-
-@pytest.fixture
-async def new_client():
-    """Register a user and return a connected ChatClient; all are closed at teardown."""
-    made: list[ChatClient] = []
-
-    async def make(server, *, connect: bool = True, **options) -> ChatClient:
-        name = unique_name("c")
-        client = await ChatClient.register(
-            server.url, f"{name}@example.test", name, PASSWORD, **{**FAST, **options}
-        )
-        made.append(client)
-        if connect:
-            await client.connect()
-        return client
-
-    yield make
-    for client in made:
-        await client.close()
-
-
-async def next_messages(client: ChatClient, count: int) -> list[dict]:
-    async with asyncio.timeout(WAIT_S):
-        return [await client.next_message() for _ in range(count)]
+from tests.conftest import LOBBY_ID, PASSWORD
+from tests.realtime.client_support import (
+    CRASH,
+    FAST,
+    WAIT_S,
+    next_messages,
+    same_port,
+    wait_until,
+)
 
 
 async def post_http(http, server, client: ChatClient, content: str) -> dict:
@@ -66,18 +42,6 @@ async def stored_with(client: ChatClient, after: int, content: str) -> list[dict
     """The lobby messages after seq `after` with this content, from the database."""
     page = await client.history(LOBBY_ID, after=after, limit=100)
     return [m for m in page["messages"] if m["content"] == content]
-
-
-async def wait_until(predicate, what: str) -> None:
-    async with asyncio.timeout(WAIT_S):
-        while not predicate():
-            await asyncio.sleep(0.02)
-    assert predicate(), what
-
-
-def same_port(make_config, server):
-    """A config that serves on the port `server` used (a restarted instance)."""
-    return make_config(port=urlsplit(server.url).port)
 
 
 async def test_login_connect_send_and_receive(server, new_client):

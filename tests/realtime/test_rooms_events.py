@@ -244,3 +244,20 @@ async def test_membership_follows_sockets_on_other_instances(
     await wait_match(b2, "new_dm", lambda e: e["message"]["id"] == dm["id"])
     await call_ok(b2, "typing_start", {"userId": owner.id})
     await wait_match(o1, "user_typing", lambda e: e["roomId"] == dm["roomId"])
+
+
+async def test_a_new_account_is_announced_as_joining_the_lobby(
+    server, http, register, sio_connect
+):
+    """Registration makes the user a lobby member: the lobby hears `user_joined`, so a
+    member list or count open in a browser follows it (as for any other join)."""
+    watcher = await register(server)
+    w = await sio_connect(server, watcher.access_token, events=ROOM_EVENTS)
+    newcomer = await register(server)
+    joined = await wait_match(
+        w, "user_joined", lambda e: e["roomId"] == LOBBY_ID and e["user"]["id"] == newcomer.id
+    )
+    assert joined[0] == {
+        "roomId": LOBBY_ID,
+        "user": {"id": newcomer.id, "username": newcomer.username},
+    }

@@ -5,13 +5,16 @@ namespace handles."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import schemathesis
 from aiohttp import web
+from marshmallow import ValidationError
 
 from chat_server.api.asyncapi import ack_message_name
 from chat_server.api.openapi import openapi_document
 from chat_server.realtime.namespace import ChatNamespace
+from schemas import common
 from schemas.socket_events import CLIENT_EVENTS, EVENTS, SERVER_EVENTS
 
 ERROR_SCHEMA = "#/components/schemas/Error"
@@ -176,3 +179,85 @@ async def test_event_reference_is_served_as_asyncapi_and_html(server, http):
     for event in EVENTS:
         assert f'id="event-{event.name}"' in page, event.name
     assert 'href="/api/asyncapi.json"' in page
+
+
+def _resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _closed(schema: dict) -> bool:
+    """The object and every anyOf/oneOf/allOf branch of it refuse unknown properties."""
+    branches = [b for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key, ())]
+    return schema.get("additionalProperties") is False and all(_closed(b) for b in branches)
+
+
+def test_every_request_body_refuses_unknown_fields():
+    """The server refuses unknown fields (marshmallow RAISE, one `file` part per upload):
+    the document must say so for every body, JSON or multipart, and every object query."""
+    spec = openapi_document()
+    seen = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            for media, content in op.get("requestBody", {}).get("content", {}).items():
+                assert _closed(_resolve(spec, content["schema"])), (where, media)
+                seen += 1
+            for param in op.get("parameters", ()):
+                schema = _resolve(spec, param["schema"])
+                if schema.get("type") == "object":
+                    assert param["style"] == "form" and param["explode"] is True, where
+                    assert _closed(schema), where
+    assert seen >= 9
+
+
+def test_text_patterns_agree_with_the_validators_on_every_character():
+    """The documented patterns (what clients and fuzzers go by) and the Python checks (what
+    the server does) are built from the same classes; check them on every BMP character
+    but the surrogates, which a JSON Schema pattern cannot name (see SURROGATE_NOTE)."""
+    checks = [
+        (common.TEXT_PATTERN, [common.no_control_chars]),
+        (common.LINE_PATTERN, [common.single_line]),
+        (common.NAME_PATTERN, [common.single_line, common.not_blank]),
+        (common.NONBLANK_TEXT_PATTERN, [common.no_control_chars, common.not_blank]),
+        (
+            common.VISIBLE_NAME_PATTERN,
+            [common.single_line, common.not_blank, common.no_format_chars],
+        ),
+    ]
+    for pattern, validators in checks:
+        regex = re.compile(pattern)
+        for code in range(0x10000):
+            if 0xD800 <= code <= 0xDFFF:
+                continue
+            for text in (f"a{chr(code)}b", chr(code), f" {chr(code)} "):
+                try:
+                    for validate in validators:
+                        validate(text)
+                    valid = True
+                except ValidationError:
+                    valid = False
+                assert bool(regex.search(text)) == valid, (pattern, hex(code), text)
+
+
+def test_documented_text_rules():
+    schemas = openapi_document()["components"]["schemas"]
+    assert schemas["CreateRoom"]["properties"]["name"]["pattern"] == common.VISIBLE_NAME_PATTERN
+    assert schemas["PostMessage"]["properties"]["content"]["pattern"] == common.TEXT_PATTERN
+    for component, field in (
+        ("Register", "password"),
+        ("Login", "email"),
+        ("UpdateMe", "password"),
+    ):
+        assert schemas[component]["properties"][field]["pattern"] == common.LINE_PATTERN
+    for name in ("Login", "UpdateMe", "PostMessage", "PostDirectMessage", "HistoryQuery"):
+        assert schemas[name]["allOf"], name
+
+
+def test_the_format_class_is_unicode_cf_in_the_bmp():
+    cf = {code for code in range(0x10000) if unicodedata.category(chr(code)) == "Cf"}
+    matched = {
+        code for code in range(0x10000) if re.fullmatch(f"[{common.FORMAT_CLASS}]", chr(code))
+    }
+    assert matched == cf

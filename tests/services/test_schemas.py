@@ -288,7 +288,10 @@ def test_login_by_email_or_username():
 
 
 def test_update_me_rules():
-    assert ok(UpdateMeSchema(), {}) == {}
+    # Nothing to change is refused; a new password needs the current one.
+    assert "_schema" in fails(UpdateMeSchema(), {})
+    assert "_schema" in fails(UpdateMeSchema(), {"currentPassword": "old password"})
+    assert "currentPassword" in fails(UpdateMeSchema(), {"password": "new password"})
     assert ok(UpdateMeSchema(), {"displayName": None}) == {"display_name": None}
     assert "displayName" in fails(UpdateMeSchema(), {"displayName": "x" * 101})
     assert "displayName" in fails(UpdateMeSchema(), {"displayName": "two\nlines"})

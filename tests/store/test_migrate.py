@@ -11,31 +11,18 @@ import pytest
 
 from chat_server.store import migrate as migrate_mod
 from chat_server.store.migrate import MIGRATION_LOCK_KEY, MigrationError, load_migrations, migrate
-from tests.conftest import LOBBY_ID, PG_ADMIN_URL
+from tests import pgdb
+from tests.conftest import LOBBY_ID
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _url(name: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
 
 
 @pytest.fixture
 async def empty_db():
     """A brand-new empty database for one test, dropped afterwards."""
-    name = f"chat_migtest_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _url(name)
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    name = pgdb.unique_name("chat_migtest")
+    yield await pgdb.create_database(name, migrated=False)
+    await pgdb.drop_database(name)
 
 
 @pytest.fixture

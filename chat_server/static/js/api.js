@@ -10,6 +10,10 @@
 // with the Web Locks API (each tab then sends the cookie the previous refresh set).
 
 const EXP_KEY = "chat.accessExpiresAt";
+// Set while this browser has a session (from sign-in to sign-out). The session cookies are
+// httpOnly, so without it a page could only learn "signed out" from two 401s - which the
+// browser logs as errors on every visit to the sign-in page.
+const SESSION_HINT_KEY = "chat.hasSession";
 const LOCK_NAME = "chat-session-refresh";
 
 export class ApiError extends Error {
@@ -34,6 +38,11 @@ let timer = null;
 let inflight = null;
 let stopped = true;
 
+/** Whether a session may exist (false: show the sign-in form without asking the server). */
+export function mayHaveSession() {
+  return localStorage.getItem(SESSION_HINT_KEY) === "1";
+}
+
 export function accessExpiresAt() {
   return Math.max(expiresAt, Number(localStorage.getItem(EXP_KEY)) || 0);
 }
@@ -43,6 +52,7 @@ export function noteSession(pair) {
   ttlMs = Math.max(1000, (pair.expiresIn || 900) * 1000);
   expiresAt = Date.now() + ttlMs;
   localStorage.setItem(EXP_KEY, String(expiresAt));
+  localStorage.setItem(SESSION_HINT_KEY, "1");
   stopped = false;
   schedule();
 }
@@ -51,6 +61,7 @@ export function endSession() {
   stopped = true;
   clearTimeout(timer);
   localStorage.removeItem(EXP_KEY);
+  localStorage.removeItem(SESSION_HINT_KEY);
   expiresAt = 0;
 }
 
