@@ -29,7 +29,7 @@ from chat_server.api import (
     users,
 )
 from chat_server.api.cors import setup_cors
-from chat_server.api.keys import CONFIG, NAMESPACE_KEY, POOL, REDIS, SERVICES, SIO, STATE
+from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, SIO, STATE
 from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
 from chat_server.config import Config
 from chat_server.events import Publisher
@@ -48,7 +48,8 @@ from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
 from chat_server.services.direct import DirectService
 from chat_server.services.files import FileService
-from chat_server.services.messages import MessageService, MessageStore
+from chat_server.services.messages import MessageService
+from chat_server.services.posting import MessageWriter
 from chat_server.services.presence import (
     MemoryPresenceRegistry,
     PresenceService,
@@ -68,6 +69,9 @@ from chat_server.store.migrate import migrate
 log = structlog.get_logger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
+# This app's /chat namespace, for the lifecycle steps (drain, close). Kept here, not in
+# api/keys.py: the REST views never need the realtime stack.
+NAMESPACE_KEY = web.AppKey("namespace", ChatNamespace)
 # Largest HTTP request body outside uploads: JSON bodies are small.
 MAX_JSON_BODY_BYTES = 64 * 1024
 
@@ -189,7 +193,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             pool, publisher, registry, max_connections_per_user=config.max_connections_per_user
         )
         typing = TypingService(publisher, pool)
-        store = MessageStore(pool, limiter, typing)
+        store = MessageWriter(pool, limiter, typing)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,

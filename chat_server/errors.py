@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+
 
 class ChatError(Exception):
     """Base of every error a client is allowed to see."""
@@ -84,3 +86,18 @@ class TooManyConnections(ChatError):
 
 class Unavailable(ChatError):
     code, status, default_message = "unavailable", 503, "Temporarily unavailable, retry"
+
+
+# Failures that mean "PostgreSQL is unreachable or restarting": the client should retry.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    ConnectionRefusedError,
+    TimeoutError,
+    # A pooled connection whose backend was just terminated: the server's FATAL error has
+    # arrived but the close has not, and asyncpg refuses the next query with "cannot switch
+    # to state 12; another operation (2) is in progress" (seen in tests/cluster chaos).
+    asyncpg.InternalClientError,
+)

@@ -1,7 +1,7 @@
 """What the server sends: REST response bodies, socket acks and server -> client events.
 
 These schemas are never used to validate input. They describe the shapes built by
-`chat_server.services.views` (and the services) so that `GET /api/openapi.json` and the
+`chat_server.services.wire` (and the services) so that `GET /api/openapi.json` and the
 socket event reference (`GET /api/events`) are generated from one place, and so that the
 contract tests (tests/security/test_schemathesis.py) can hold every response to them.
 Unknown keys are refused (`additionalProperties: false` in the spec): a field added to a

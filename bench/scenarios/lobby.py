@@ -1,6 +1,6 @@
 """`python -m bench lobby`: N sockets in the lobby (every user's room), messages into it.
 
-The 10,000-member room of DESIGN.md §11: each message is one fan-out to every socket.
+The 10,000-member room of docs/contract.md §11: each message is one fan-out to every socket.
 Owns: the lobby sub-command, its options and its results file (`lobby-<N>`).
 Must not: hold the stepping or the plan's making (bench.scenarios.steps, .plans).
 """

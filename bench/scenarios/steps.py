@@ -33,7 +33,7 @@ from bench.scenarios.profile import start_profile, top_costs
 from bench.scenarios.runner import best_deliveries, for_targets, ratios
 from bench.targets import Target
 
-# DESIGN.md §11's latency target: a step passes only with p99 delivery below it.
+# docs/contract.md §11's latency target: a step passes only with p99 delivery below it.
 P99_LIMIT_MS = 100.0
 
 

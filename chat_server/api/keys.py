@@ -8,7 +8,6 @@ import socketio
 from aiohttp import web
 
 from chat_server.config import Config
-from chat_server.realtime.namespace import ChatNamespace
 from chat_server.services.registry import Services
 
 CONFIG = web.AppKey("config", Config)
@@ -16,6 +15,5 @@ SERVICES = web.AppKey("services", Services)
 POOL = web.AppKey("pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
 STATE = web.AppKey("state", dict)
-# The Socket.IO server and namespace, for lifecycle steps (drain) and health checks.
+# The Socket.IO server, for health checks (is the cross-instance listener alive?).
 SIO = web.AppKey("sio", socketio.AsyncServer)
-NAMESPACE_KEY = web.AppKey("namespace", ChatNamespace)

@@ -13,8 +13,7 @@ from aiohttp.typedefs import Middleware
 
 from chat_server import metrics
 from chat_server.api.keys import CONFIG, STATE
-from chat_server.errors import ChatError, NotFound, RateLimited, Unavailable
-from chat_server.store.database import DATABASE_DOWN
+from chat_server.errors import DATABASE_DOWN, ChatError, NotFound, RateLimited, Unavailable
 
 log = structlog.get_logger(__name__)
 

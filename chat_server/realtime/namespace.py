@@ -19,6 +19,7 @@ import structlog
 
 from chat_server import metrics
 from chat_server.errors import (
+    DATABASE_DOWN,
     ChatError,
     InvalidToken,
     NotFound,
@@ -32,7 +33,6 @@ from chat_server.realtime.deadlines import Deadlines
 from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
 from chat_server.services.registry import Services
-from chat_server.store.database import DATABASE_DOWN
 from schemas import load
 from schemas.socket_events import client_payload_schema
 
@@ -59,6 +59,8 @@ class SocketState:
 
     principal: Principal | None = None
     rooms: set[str] = field(default_factory=set)
+    # Authenticated in the handshake, `authenticated` not sent yet (see `greet`).
+    greet: bool = False
 
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
@@ -171,6 +173,7 @@ class ChatNamespace(socketio.AsyncNamespace):
                 self._deadlines.set(sid, AUTH_TIMEOUT_S)
             else:
                 await self._admit(sid, state, who)
+                state.greet = True
         except Unavailable as exc:
             self._forget(sid)
             metrics.CONNECT_REFUSED.labels(code=exc.code).inc()
@@ -198,6 +201,16 @@ class ChatNamespace(socketio.AsyncNamespace):
             ) from None
         metrics.CONNECTS.inc()
         metrics.ACTIVE_CONNECTIONS.inc()
+
+    async def greet(self, sid: str) -> None:
+        """`authenticated` for a handshake login (docs/contract.md §6), called by the server after
+        the CONNECT packet: a listener added in a client's `connect` handler sees it too."""
+        state = self.sockets.get(sid)
+        if state is None or not state.greet or state.principal is None:
+            return
+        state.greet = False
+        who = state.principal
+        await self.emit("authenticated", {"userId": who.user_id, "username": who.username}, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         state = self._forget(sid)
@@ -455,7 +468,12 @@ def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:
     """The handshake token: `auth: {token}` first, then the browser's httpOnly cookie."""
     if isinstance(auth, dict) and "token" in auth:
         token = auth["token"]
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+        if (
+            not isinstance(token, str)
+            or not token
+            or len(token) > MAX_TOKEN_CHARS
+            or not token.isascii()  # ours are; a lone surrogate would crash the JWT decoder
+        ):
             raise InvalidToken()
         return token
     raw = environ.get("HTTP_COOKIE")

@@ -25,7 +25,7 @@ from chat_server.errors import Forbidden, NotFound
 from chat_server.store import direct as direct_store
 from chat_server.store import rooms as room_store
 
-# What a blocked sender is told (DESIGN.md's `send_dm` refusal). A block is not hidden:
+# What a blocked sender is told (docs/contract.md's `send_dm` refusal). A block is not hidden:
 # the sender learns that this person does not take their messages, as in the seed.
 BLOCKED_MESSAGE = "This user does not accept your messages"
 # What an inviter blocked by the invitee is told (README "Decisions": 403 like send_dm).

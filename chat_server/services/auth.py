@@ -13,7 +13,7 @@ import structlog
 
 from chat_server.errors import InvalidToken, Unauthenticated
 from chat_server.events import Event, Publisher, Target
-from chat_server.services import passwords, views
+from chat_server.services import passwords, wire
 from chat_server.services.blacklist import TokenBlacklist
 from chat_server.services.tokens import (
     AccessClaims,
@@ -260,5 +260,5 @@ class AuthService:
             refresh_token=refresh,
             expires_in=self._codec.access_ttl_s,
             refresh_expires_in=max(0, int(refresh_left.total_seconds())),
-            user=views.user_private(user),
+            user=wire.user_private(user),
         )

@@ -13,9 +13,10 @@ import asyncpg
 
 from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.events import Event, Publisher, Target
-from chat_server.services import views
+from chat_server.services import wire
 from chat_server.services.access import refuse_blocked
-from chat_server.services.messages import MessageStore, history_page
+from chat_server.services.messages import history_page
+from chat_server.services.posting import MessageWriter
 from chat_server.services.presence import PresenceService
 from chat_server.store import direct as direct_store
 from chat_server.store import rooms as room_store
@@ -29,7 +30,7 @@ class DirectService:
         self,
         pool: asyncpg.Pool,
         publisher: Publisher,
-        store: MessageStore,
+        store: MessageWriter,
         presence: PresenceService,
     ):
         self._pool = pool
@@ -80,7 +81,7 @@ class DirectService:
             client_msg_id=client_msg_id,
             file_id=file_id,
         )
-        message = views.direct_message(row, str(recipient_id))
+        message = wire.direct_message(row, str(recipient_id))
         if not created:
             async with self._pool.acquire() as conn:
                 partner = await direct_store.direct_partner(conn, row["room_id"], sender)
@@ -148,7 +149,7 @@ class DirectService:
                     "senderId": str(r["last_user_id"]) if r["last_user_id"] else None,
                     "content": r["last_content"],
                     "messageType": r["last_message_type"],
-                    "createdAt": views.iso(r["last_created_at"]),
+                    "createdAt": wire.iso(r["last_created_at"]),
                 }
             out.append(
                 {
@@ -157,7 +158,7 @@ class DirectService:
                         "id": str(r["other_id"]),
                         "username": r["other_username"],
                         "displayName": r["other_display_name"],
-                        "lastSeen": views.iso(r["other_last_seen_at"]),
+                        "lastSeen": wire.iso(r["other_last_seen_at"]),
                         "online": str(r["other_id"]) in online,
                     },
                     "lastMessage": last,

@@ -30,7 +30,7 @@ import structlog
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 from chat_server.errors import NotFound, TooLarge, UnsupportedMediaType
-from chat_server.services import views
+from chat_server.services import wire
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.scan import MalwareScanner
 from chat_server.store import files as file_store
@@ -169,7 +169,7 @@ class FileService:
                         (self._dir / leftover).unlink()
             raise
         log.info("file_uploaded", file_id=str(row["id"]), mime=mime, size=final_size)
-        return views.file(row)
+        return wire.file(row)
 
     async def _receive(self, chunks: AsyncIterator[bytes], dest: Path) -> int:
         """Write chunks to `dest`, refusing as soon as the total passes the limit."""

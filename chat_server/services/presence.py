@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from chat_server.errors import TooManyConnections
 from chat_server.events import Event, Publisher, Target
-from chat_server.services.views import iso
+from chat_server.services.wire import iso
 from chat_server.store import rooms as room_store
 from chat_server.store import users as user_store
 

@@ -20,7 +20,7 @@ import asyncpg
 
 from chat_server.errors import NotFound, ValidationFailed
 from chat_server.events import Event, Publisher, Target
-from chat_server.services import views
+from chat_server.services import wire
 from chat_server.store import direct as direct_store
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
@@ -156,7 +156,7 @@ class ReadService:
                     conn, r["room_id"], r["last_read_seq"], OFFLINE_DM_BATCH
                 )
                 pending.extend(
-                    views.direct_message(m, user_id)
+                    wire.direct_message(m, user_id)
                     for m in messages
                     if str(m["user_id"]) != user_id
                 )

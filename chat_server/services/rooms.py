@@ -14,7 +14,7 @@ import asyncpg
 
 from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.events import Event, Publisher, Target
-from chat_server.services import views
+from chat_server.services import wire
 from chat_server.services.access import INVITE_BLOCKED_MESSAGE, refuse_blocked
 from chat_server.services.access import require_member as require_member
 from chat_server.services.presence import PresenceService
@@ -81,7 +81,7 @@ class RoomService:
                 conn, UUID(user_id), search=search, after_id=after, limit=limit + 1
             )
         has_more = len(rows) > limit
-        rooms = [views.room(r) for r in rows[:limit]]
+        rooms = [wire.room(r) for r in rows[:limit]]
         return {
             "rooms": rooms,
             "hasMore": has_more,
@@ -95,7 +95,7 @@ class RoomService:
             room = await readable_room(conn, room_id, uid, invited=True)
             membership = await room_store.get_membership(conn, room_id, uid)
             invite = None if membership else await room_store.get_invite(conn, room_id, uid)
-        return views.room(_with_caller(room, membership, invite is not None))
+        return wire.room(_with_caller(room, membership, invite is not None))
 
     async def create_room(
         self, user_id: str, *, name: str, description: str | None, is_private: bool
@@ -115,7 +115,7 @@ class RoomService:
             membership = await room_store.get_membership(conn, created["id"], uid)
         assert room is not None
         await self._publisher.follow_membership(user_id, str(room["id"]), True)
-        return views.room(_with_caller(room, membership, False))
+        return wire.room(_with_caller(room, membership, False))
 
     async def join(self, user_id: str, username: str, room_id: UUID) -> dict[str, Any]:
         """Join a public room, or a private room one is invited to. Joining twice is a no-op.
@@ -146,7 +146,7 @@ class RoomService:
                     Target.room(room_id),
                 )
             )
-        return views.room(_with_caller(room, membership, False))
+        return wire.room(_with_caller(room, membership, False))
 
     async def leave(self, user_id: str, room_id: UUID) -> None:
         """Leave a room. The lobby and direct conversations cannot be left."""
@@ -186,9 +186,9 @@ class RoomService:
         online = await self._presence.online(str(r["id"]) for r in rows)
         members = [
             {
-                **views.user_public(r),
+                **wire.user_public(r),
                 "role": r["role"],
-                "joinedAt": views.iso(r["joined_at"]),
+                "joinedAt": wire.iso(r["joined_at"]),
                 "lastReadSeq": r["last_read_seq"],
                 "online": str(r["id"]) in online,
             }
@@ -229,7 +229,7 @@ class RoomService:
             created = await room_store.create_invite(conn, room_id, invitee_id, uid)
             me = await user_store.get_user(conn, uid)
         invite = {
-            "room": views.room(room),
+            "room": wire.room(room),
             "invitedBy": {"id": user_id, "username": me["username"] if me else username},
         }
         if created:
@@ -242,12 +242,12 @@ class RoomService:
             rows = await room_store.list_invites(conn, UUID(user_id))
         return [
             {
-                "room": views.room(r),
+                "room": wire.room(r),
                 "invitedBy": {
                     "id": str(r["invited_by"]) if r["invited_by"] else None,
                     "username": r["invited_by_username"],
                 },
-                "invitedAt": views.iso(r["invited_at"]),
+                "invitedAt": wire.iso(r["invited_at"]),
             }
             for r in rows
         ]

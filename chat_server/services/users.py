@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from chat_server.errors import Forbidden, NotFound, ValidationFailed
-from chat_server.services import passwords, views
+from chat_server.services import passwords, wire
 from chat_server.services.presence import PresenceService
 from chat_server.store import users as user_store
 
@@ -31,7 +31,7 @@ class UserService:
         online = (
             await self._presence.online(str(r["id"]) for r in rows) if self._presence else set()
         )
-        return [{**views.user_public(r), "online": str(r["id"]) in online} for r in rows]
+        return [{**wire.user_public(r), "online": str(r["id"]) in online} for r in rows]
 
     async def get_user(self, user_id: UUID) -> dict[str, Any]:
         """Another user's public profile."""
@@ -40,14 +40,14 @@ class UserService:
         if user is None:
             raise NotFound("User not found")
         online = await self._presence.online([str(user_id)]) if self._presence else set()
-        return {**views.user_public(user), "online": str(user_id) in online}
+        return {**wire.user_public(user), "online": str(user_id) in online}
 
     async def get_me(self, user_id: str) -> dict[str, Any]:
         async with self._pool.acquire() as conn:
             user = await user_store.get_user(conn, user_id)
         if user is None:
             raise NotFound("User not found")
-        return views.user_private(user)
+        return wire.user_private(user)
 
     async def update_me(self, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Change username, email, display name or password.
@@ -88,4 +88,4 @@ class UserService:
                 raise NotFound("User not found")
             if new_hash is not None:
                 await user_store.set_password_hash(conn, user_id, new_hash)
-        return views.user_private(user)
+        return wire.user_private(user)

@@ -15,19 +15,6 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-# Failures that mean "PostgreSQL is unreachable or restarting": the client should retry.
-DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-    ConnectionRefusedError,
-    TimeoutError,
-    # A pooled connection whose backend was just terminated: the server's FATAL error has
-    # arrived but the close has not, and asyncpg refuses the next query with "cannot switch
-    # to state 12; another operation (2) is in progress" (seen in tests/cluster chaos).
-    asyncpg.InternalClientError,
-)
 
 # A statement that runs longer than this is a bug or an attack; fail it rather than pile up.
 STATEMENT_TIMEOUT_MS = 15_000

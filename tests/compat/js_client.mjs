@@ -4,7 +4,9 @@
 //
 // Environment:
 //   CHAT_URL         server base URL (the client connects to `${CHAT_URL}/chat`)
-//   CHAT_MODE        "chat" (default), "bad_token" or "authenticate_event"
+//   CHAT_MODE        "chat" (default), "bad_token", "authenticate_event" or "protocol"
+//                    (the server's replies: `authenticated` on connect, `error` for a failed
+//                    event without ack, a lone surrogate refused in the ack)
 //   CHAT_TOKEN       access token
 //   CHAT_ROOM        room id to send to
 //   CHAT_SEND        content this client sends once connected
@@ -48,6 +50,44 @@ socket.on("connect_error", (err) => {
 
 socket.on("disconnect", (reason) => emit("disconnect", { reason }));
 
+// Listeners registered before connecting: the server may send these before `connect` fires
+// (socket.io-client buffers them and delivers them first).
+const authenticatedOnConnect = new Promise((resolve) => socket.once("authenticated", resolve));
+const errors = [];
+let errorArrived = () => {};
+socket.on("error", (data) => {
+  emit("error_event", { data });
+  errors.push(data);
+  errorArrived();
+});
+function nextError(count) {
+  return new Promise((resolve) => {
+    errorArrived = () => errors.length >= count && resolve(errors[count - 1]);
+    errorArrived();
+  });
+}
+
+async function protocolScenario() {
+  // Added in the `connect` handler (where clients of the seed's flow put their listeners):
+  // it must still see `authenticated`, so the server sends it after the CONNECT packet.
+  const authenticatedLate = new Promise((resolve) => socket.once("authenticated", resolve));
+  emit("authenticated", { data: await authenticatedOnConnect });
+  emit("authenticated_late", { data: await authenticatedLate });
+  // A failing event without an ack callback: answered with an `error` event.
+  socket.emit("send_message", { roomId: "nope", content: "x" });
+  await nextError(1);
+  // Half an emoji (what cutting a JS string at a UTF-16 index produces), with an ack.
+  const broken = await socket.timeout(timeoutMs).emitWithAck("send_message", {
+    roomId: env.CHAT_ROOM,
+    content: "broken \ud83d",
+  });
+  emit("surrogate_ack", { ack: broken });
+  // The same without an ack.
+  socket.emit("send_message", { roomId: env.CHAT_ROOM, content: "\ud83d" });
+  await nextError(2);
+  finish(socket, 0);
+}
+
 // Done when our own send was acked and the expected message from the other side arrived.
 let sent = false;
 let received = !env.CHAT_EXPECT;
@@ -67,6 +107,10 @@ socket.on("connect", async () => {
   emit("connected", { id: socket.id, transport: socket.io.engine.transport.name });
   if (mode === "bad_token") {
     finish(socket, 1); // must not happen
+    return;
+  }
+  if (mode === "protocol") {
+    await protocolScenario();
     return;
   }
   if (mode === "authenticate_event") {

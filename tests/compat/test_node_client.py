@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.conftest import LOBBY_ID
 from tests.realtime.conftest import call, send
 
@@ -165,3 +166,34 @@ async def test_js_client_authenticates_with_the_event(server, register, sio_conn
     assert got[0]["message"] == ack["message"]
     # The Python side is unaffected by the JS session ending.
     assert (await call(py, "sync", {"rooms": {LOBBY_ID: ack["message"]["seq"]}}))["ok"] is True
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_js_client_gets_authenticated_error_events_and_surrogate_refusals(
+    start_server, register, run_node, transport
+):
+    """Issue 14: `authenticated` after a handshake login, `error` for a failed event sent
+    without an ack callback, and half an emoji refused with a validation error (ack or
+    `error`): the real client never waits forever."""
+    server = await start_server(ping_interval_s=1.0, ping_timeout_s=2.0)
+    bob = await register(server)
+
+    js = await run_node(
+        mode="protocol", url=server.url, token=bob.access_token, room=LOBBY_ID, transports=transport
+    )
+
+    assert await js.finish() == 0, js.lines
+    me = {"userId": bob.id, "username": bob.username}
+    # Seen by a listener added before connecting and by one added in the connect handler.
+    assert [line["data"] for line in js.all("authenticated")] == [me]
+    assert [line["data"] for line in js.all("authenticated_late")] == [me]
+    errors = [line["data"] for line in js.all("error_event")]
+    assert len(errors) == 2, js.lines
+    assert errors == [
+        {"code": "validation_error", "message": "Invalid input"},
+        {"code": "validation_error", "message": UNPAIRED_SURROGATE_MESSAGE},
+    ]
+    ack = js.all("surrogate_ack")[0]["ack"]
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "validation_error"
+    assert ack["error"]["fields"] == {"content": [UNPAIRED_SURROGATE_MESSAGE]}

@@ -169,10 +169,34 @@ async def test_huge_payload_closes_that_connection_only(
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        '["send_message",{',  # truncated JSON
+        "[\"send_message\",{'roomId': 1}]",  # not JSON at all
+    ],
+)
+async def test_undecodable_event_packets_are_answered(server, alice_socket, http, body):
+    """docs/contract.md §6: every packet with an ack id is answered, undecodable text included;
+    the answer is final (a validation error) and the connection stays usable."""
+    alice, client = alice_socket
+    before = await lobby_last_seq(http, server, alice)
+    got: asyncio.Future[tuple[object, ...]] = asyncio.get_running_loop().create_future()
+    ack_id = client._generate_ack_id("/chat", lambda *a: got.done() or got.set_result(a))
+
+    await client.eio.send(f"2/chat,{ack_id}{body}")
+
+    (ack,) = await asyncio.wait_for(got, 10)
+    assert ack == {
+        "ok": False,
+        "error": {"code": "validation_error", "message": "Payload is not valid JSON"},
+    }
+    assert (await send(client, "still connected"))["seq"] == before + 1
+    assert client.recorder.events["disconnect"] == []
+
+
+@pytest.mark.parametrize(
     "raw",
     [
-        '2/chat,7["send_message",{',  # truncated JSON
-        "2/chat,8[\"send_message\",{'roomId': 1}]",  # not JSON at all
         "9/chat,",  # unknown packet type
         "garbage",
     ],

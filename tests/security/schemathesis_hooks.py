@@ -2,7 +2,7 @@
 the CLI run through SCHEMATHESIS_HOOKS).
 
 The OpenAPI document says what the server accepts, with one rule JSON Schema cannot state:
-a password is at most 72 bytes of UTF-8 (bcrypt's limit, DESIGN.md §5). The document gives
+a password is at most 72 bytes of UTF-8 (bcrypt's limit, docs/contract.md §5). The document gives
 `maxLength: 72` (characters) and says the rest in words, so a schema-valid password of
 multibyte characters may still be refused. Positive cases with such a password are not
 generated; negative ones are, and must be refused.

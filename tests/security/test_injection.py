@@ -195,8 +195,12 @@ def _assert_allow_listed(html: str) -> None:
     for tag, attrs in parser.found:
         assert tag in ALLOWED_TAGS, (tag, html)
         for name, value in attrs:
-            allowed = set(ALLOWED_ATTRIBUTES.get(tag, ())) | ({"rel"} if tag == "a" else set())
+            # The sanitiser itself adds rel and target to links (render.py).
+            added = {"rel", "target"} if tag == "a" else set()
+            allowed = set(ALLOWED_ATTRIBUTES.get(tag, ())) | added
             assert name in allowed, (tag, name, html)
+            if name == "target":
+                assert value == "_blank", (value, html)
             if name == "href":
                 scheme = (value or "").split(":", 1)[0].lower() if ":" in (value or "") else ""
                 assert scheme in ALLOWED_URL_SCHEMES or scheme == "", (value, html)

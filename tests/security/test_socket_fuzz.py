@@ -31,6 +31,7 @@ from chat_server import metrics
 from chat_server.api.keys import CONFIG, NAMESPACE_KEY, SIO
 from chat_server.realtime.server import MAX_BINARY_ATTACHMENTS
 from schemas.messages import MAX_CONTENT_CHARS, SEQ_MAX, SendMessageSchema
+from schemas.text import UNPAIRED_SURROGATE_MESSAGE
 from tests.chat_helpers import api, call, create_room, wait_match
 from tests.conftest import LOBBY_ID
 
@@ -49,6 +50,11 @@ EVENTS = (
 )
 EXAMPLES = 40
 CALL_TIMEOUT_S = 10
+# The answer to an event packet whose JSON cannot be decoded.
+NOT_JSON = {
+    "ok": False,
+    "error": {"code": "validation_error", "message": "Payload is not valid JSON"},
+}
 
 
 def _settings(examples: int = EXAMPLES) -> hypothesis.settings:
@@ -140,6 +146,10 @@ EDGE_STRINGS = [
     "\x1b[2J",
     "\x85",
     "\x7f",
+    # Lone UTF-16 surrogates: a JS string cut inside an emoji (refused, never replaced).
+    "\ud83d",
+    "broken \ud83d emoji",
+    "\udfff",
 ]
 hostile_text = st.sampled_from(EDGE_STRINGS) | st.text(
     st.characters(exclude_categories=["Cs"]), max_size=200
@@ -469,29 +479,56 @@ async def test_binary_attachments_are_refused(arena):
 
 
 @pytest.mark.parametrize(
-    "packet",
+    ("packet", "answered"),
     [
         # More attachments announced than the server will buffer for one packet.
-        f'5{MAX_BINARY_ATTACHMENTS + 1}-{NS},1["send_message",{{"content":'
-        '{"_placeholder":true,"num":0}}]',
-        "5999999-" + NS + ',1["send_message",{}]',
+        (
+            f'5{MAX_BINARY_ATTACHMENTS + 1}-{NS},ACK["send_message",{{"content":'
+            '{"_placeholder":true,"num":0}}]',
+            True,
+        ),
+        ("5999999-" + NS + ',ACK["send_message",{}]', True),
+        # Beyond what python-socketio's parser accepts: not even the header is readable.
+        ("512345678901-" + NS + ',ACK["send_message",{}]', False),
         # A placeholder pointing at an attachment that does not exist.
-        f'51-{NS},1["send_message",{{"content":{{"_placeholder":true,"num":9}}}}]',
+        (f'51-{NS},ACK["send_message",{{"content":{{"_placeholder":true,"num":9}}}}]', True),
         # Nested deeper than Python's recursion limit when the attachment is put back.
-        f'51-{NS},1["send_message",{{"content":'
-        + "[" * 950
-        + '{"_placeholder":true,"num":0}'
-        + "]" * 950
-        + "}]",
+        (
+            f'51-{NS},ACK["send_message",{{"content":'
+            + "[" * 950
+            + '{"_placeholder":true,"num":0}'
+            + "]" * 950
+            + "}]",
+            True,
+        ),
     ],
 )
-async def test_hostile_binary_packets_close_that_connection_only(arena, packet):
+async def test_hostile_binary_packets_close_that_connection_only(arena, packet, answered):
+    """Closed on purpose; the ack is answered first whenever the packet's header could be
+    read (docs/contract.md §6: every packet with an ack id is answered)."""
     attacker = arena["attacker"]
     errors_before = unhandled_errors()
-    await attacker.eio.send(packet)
+    acks: list[Any] = []
+    ack_id = attacker._generate_ack_id(NS, lambda *a: acks.append(a))
+    await attacker.eio.send(packet.replace("ACK", str(ack_id)))
     for _ in range(MAX_BINARY_ATTACHMENTS + 2):
         await attacker.eio.send(b"\x00" * 1024)
     await wait_closed(attacker)
+    # Packets on one connection arrive in order: an answer precedes the close.
+    if answered:
+        assert acks == [
+            (
+                {
+                    "ok": False,
+                    "error": {
+                        "code": "validation_error",
+                        "message": "Binary attachments are not accepted",
+                    },
+                },
+            )
+        ]
+    else:
+        assert acks == []
     assert unhandled_errors() == errors_before
     sio = arena["server"].app[SIO]
     for _ in range(40):
@@ -503,10 +540,14 @@ async def test_hostile_binary_packets_close_that_connection_only(arena, packet):
 
 
 @pytest.mark.parametrize("depth", [1100, 20000])
-async def test_nesting_beyond_the_parser_limit_closes_that_connection_only(arena, depth):
+async def test_nesting_beyond_the_parser_limit_is_answered(arena, depth):
+    """Undecodable JSON in an event packet: the ack says so and the socket stays."""
     attacker = arena["attacker"]
-    await attacker.eio.send(f'2{NS},1["sync",{{"rooms":' + "[" * depth + "]" * depth + "}]")
-    await wait_closed(attacker)
+    errors_before = unhandled_errors()
+    ack = await raw_call(attacker, '["sync",{"rooms":' + "[" * depth + "]" * depth + "}]")
+    assert ack == (NOT_JSON,), ack
+    assert attacker.connected
+    assert unhandled_errors() == errors_before
     await assert_bystander_fine(arena, f"after nesting {depth}")
 
 
@@ -533,21 +574,28 @@ async def test_nesting_within_the_parser_limit_is_a_validation_error(arena):
         R'["sync",{"rooms":{"LOBBY":-1e-400}}]',
     ],
 )
-async def test_hand_made_packets_get_an_answer_or_a_deliberate_close(arena, body):
-    """Things the python client cannot produce: the server answers with an error, or
-    (for input that is not JSON it accepts) closes the connection; it never acks ok."""
+async def test_hand_made_packets_are_always_answered(arena, body):
+    """Things the python client cannot produce: the server answers each with an error
+    (docs/contract.md §6: every packet with an ack id is answered) and keeps the socket."""
     attacker = arena["attacker"]
     errors_before = unhandled_errors()
     seq_before = await lobby_seq(arena)
     ack = await raw_call(attacker, body.replace("LOBBY", LOBBY_ID))
-    if ack is None:
-        await wait_closed(attacker)
-    else:
-        assert ack[0]["ok"] is False, ack
-        assert attacker.connected
+    assert ack is not None, "no answer"
+    assert ack[0]["ok"] is False, ack
+    assert ack[0]["error"]["code"] == "validation_error", ack
+    assert attacker.connected
     assert await lobby_seq(arena) == seq_before
     assert unhandled_errors() == errors_before
     await assert_bystander_fine(arena, "after a hand-made packet")
+
+
+async def test_a_lone_surrogate_is_refused_by_the_text_policy(arena):
+    attacker = arena["attacker"]
+    body = R'["send_message",{"roomId":"LOBBY","content":"a\ud800b"}]'
+    ack = await raw_call(attacker, body.replace("LOBBY", LOBBY_ID))
+    assert ack is not None
+    assert ack[0]["error"]["fields"] == {"content": [UNPAIRED_SURROGATE_MESSAGE]}, ack
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])

@@ -1,6 +1,8 @@
-"""Public JSON shapes (camelCase, ISO-8601 UTC) of stored rows.
+"""The wire format: public JSON shapes (camelCase, ISO-8601 UTC) of stored rows.
 
-One place turns a database record into what REST responses, acks and events carry.
+One place turns a database record into what REST responses, acks and events carry
+(schemas/responses.py documents these shapes). It builds plain dicts and must not query,
+authorise or emit anything.
 """
 
 from __future__ import annotations
