@@ -19,6 +19,8 @@ COPY schemas ./schemas
 COPY sql ./sql
 COPY chat_server ./chat_server
 RUN pip wheel --no-deps --wheel-dir /dist .
+# The exact versions CI tests (requirements/lock.txt): the image runs what was tested.
+COPY requirements/lock.txt /dist/lock.txt
 
 FROM python:3.11-slim
 
@@ -35,7 +37,7 @@ RUN groupadd --system --gid 10001 chat \
 WORKDIR /app
 # Installed from the wheel (not an editable checkout): what `pip install chat-server` gives.
 COPY --from=wheel /dist/ /tmp/dist/
-RUN pip install /tmp/dist/*.whl \
+RUN pip install -c /tmp/dist/lock.txt /tmp/dist/*.whl \
     && rm -rf /tmp/dist \
     && mkdir -p /data/uploads \
     && chown -R chat:chat /data

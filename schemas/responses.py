@@ -147,6 +147,23 @@ class FileSchema(CamelSchema):
 # -- messages ----------------------------------------------------------------------------
 
 
+class ReactionSchema(CamelSchema):
+    """One emoji's reactions on a message."""
+
+    emoji = _str()
+    count = _int()
+    user_ids = fields.List(
+        fields.UUID(), required=True, metadata={"description": "Up to 50 of the reactors"}
+    )
+
+
+class ThreadSummarySchema(CamelSchema):
+    """What a thread root carries about its replies."""
+
+    reply_count = _int()
+    last_reply_at = fields.DateTime(required=True, allow_none=True)
+
+
 class MessageSchema(CamelSchema):
     """A room message (docs/contract.md §6)."""
 
@@ -163,6 +180,19 @@ class MessageSchema(CamelSchema):
     edited_at = fields.DateTime()
     file_id = fields.UUID()
     file = fields.Nested(FileSchema)
+    change_seq = _int(
+        metadata={
+            "description": "The room's change counter at this message's latest change "
+            "(0: never changed); see docs/contract.md §12"
+        }
+    )
+    reactions = fields.List(fields.Nested(ReactionSchema), required=True)
+    pinned = fields.Boolean(required=True)
+    thread_id = fields.UUID(metadata={"description": "Set on a reply: its thread's root"})
+    thread = fields.Nested(ThreadSummarySchema)
+    deleted_at = fields.DateTime(
+        metadata={"description": "Set on a tombstone: content and file are gone"}
+    )
 
 
 class DirectMessageSchema(MessageSchema):
@@ -210,6 +240,7 @@ class RoomSchema(CamelSchema):
     created_by = fields.UUID(required=True, allow_none=True)
     created_at = _time()
     last_seq = _int()
+    change_seq = _int(metadata={"description": "Where the room's change feed stands"})
     member_count = _int()
     is_member = fields.Boolean()
     is_invited = fields.Boolean()

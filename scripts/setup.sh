@@ -46,9 +46,11 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv || die "python -m venv failed (on Debian: apt-get install python3-venv)"
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-say "installing Python packages into .venv"
-quietly .venv/bin/python -m pip install --upgrade pip
-quietly .venv/bin/python -m pip install -e ".[dev]"
+# requirements/lock.txt pins every package to the versions CI tests (generated from setup.cfg
+# by uv; README "Dependencies" says how to update it).
+say "installing Python packages into .venv (versions from requirements/lock.txt)"
+quietly .venv/bin/python -m pip install -c requirements/lock.txt pip
+quietly .venv/bin/python -m pip install -c requirements/lock.txt -e ".[dev]"
 
 # --- Node packages: the Socket.IO JavaScript client of the compatibility tests (tests/compat)
 # --- and the vendored-client check. Not needed to run the server or its web UI. Skipped when

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh --test) and run every check: ruff, mypy, and the pytest suite.
+# Set up (scripts/setup.sh --test) and run every check: ruff, mypy, the security scan, the
+# pytest suite, and (without arguments) the realtime and cluster tests on the lowest
+# declared dependency versions (scripts/test_lowest.sh).
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k lobby -x`.
 #
 # The tests need a PostgreSQL superuser at CHAT_TEST_PG_URL
@@ -63,6 +65,13 @@ step ruff check .
 step mypy
 step bash scripts/security_scan.sh
 step python -m pytest -q "$@"
+# The realtime and cluster tests again, on the lowest versions setup.cfg allows (a few
+# minutes): only for the whole suite, not for a run narrowed by pytest arguments.
+if [ "$#" -eq 0 ]; then
+    step bash scripts/test_lowest.sh
+else
+    printf '\n==> skipped scripts/test_lowest.sh (pytest arguments given)\n'
+fi
 
 if [ "$status" -ne 0 ]; then
     printf '\ntest: some checks failed (see above)\n' >&2

@@ -257,6 +257,8 @@ def test_dockerfile(dockerfile):
     runs = " ".join(args for ins, args in final if ins == "RUN")
     # The image installs the wheel (issue 14): no editable checkout, no sources in it.
     assert re.search(r"pip install [^&]*\.whl", runs), "the wheel is pip installed"
+    # ... with the versions CI tested (requirements/lock.txt as constraints).
+    assert re.search(r"pip install -c \S*lock\.txt [^&]*\.whl", runs), runs
     assert not re.search(r"pip install[^&]* -e\b", runs), "not an editable install"
     assert all(args.startswith("--from=") for ins, args in final if ins == "COPY"), final
     cmd = [args for ins, args in final if ins == "CMD"][-1]
@@ -288,6 +290,7 @@ def test_dockerfile_builds_the_wheel_without_node(dockerfile):
         "chat_server",
         "schemas",
         "sql",
+        "requirements/lock.txt",
     }
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
+from chat_server.services.posting import Draft
 from schemas.messages import HistoryQuerySchema, PostDirectMessageSchema
 from schemas.rooms import UserPathSchema
 
@@ -41,15 +42,8 @@ async def send(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     other = deps.path(request, UserPathSchema())["user_id"]
     data = await deps.json_body(request, PostDirectMessageSchema())
-    message, created = await request.app[SERVICES].direct.send(
-        user_id=who.user_id,
-        username=who.username,
-        recipient_id=other,
-        content=data["content"],
-        message_type=data["message_type"],
-        client_msg_id=data["client_msg_id"],
-        file_id=data["file_id"],
-    )
+    draft = Draft.from_payload(who.user_id, who.username, data)
+    message, created = await request.app[SERVICES].direct.send(draft, other)
     return web.json_response({"message": message}, status=201 if created else 200)
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
+from chat_server.services.posting import Draft
 from schemas.messages import HistoryQuerySchema, PostMessageSchema
 from schemas.rooms import RoomPathSchema
 
@@ -33,13 +34,6 @@ async def post_message(request: web.Request) -> web.Response:
     who = await deps.principal(request)
     room_id = deps.path(request, RoomPathSchema())["id"]
     data = await deps.json_body(request, PostMessageSchema())
-    message, created = await request.app[SERVICES].messages.send(
-        user_id=who.user_id,
-        username=who.username,
-        room_id=room_id,
-        content=data["content"],
-        message_type=data["message_type"],
-        client_msg_id=data["client_msg_id"],
-        file_id=data["file_id"],
-    )
+    draft = Draft.from_payload(who.user_id, who.username, data)
+    message, created = await request.app[SERVICES].messages.send(draft, room_id)
     return web.json_response({"message": message}, status=201 if created else 200)

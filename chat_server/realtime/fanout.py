@@ -20,6 +20,10 @@ messages are small. Measured in bench/ (see bench/README.md).
 Per-socket memory, also measured there (tracemalloc over 3,000 idle sockets): Engine.IO's
 packet queue gets list-backed containers (LeanQueue) and its pings come from one
 PingScheduler instead of a sleeping task per socket.
+
+All of this reaches into python-engineio, python-socketio and aiohttp internals, listed
+and checked at start in `internals.py`: when one is missing, the server logs one
+`fanout_disabled` warning and keeps to the libraries' own paths.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
+
+from chat_server.realtime import internals
 
 log = structlog.get_logger(__name__)
 
@@ -163,7 +169,19 @@ class PingScheduler:
 
 def install(sio: socketio.AsyncServer) -> None:
     """Use FastWebSocket for this server's WebSocket connections, LeanQueue for its
-    Engine.IO sockets' packet queues and one PingScheduler for their pings."""
+    Engine.IO sockets' packet queues and one PingScheduler for their pings.
+
+    Only when the internals these replace are as expected: a FastManager has checked them
+    (and warned) already; with another manager the check runs here. Otherwise the server
+    keeps the library's own classes."""
+    fast_path = getattr(sio.manager, "fast_path", None)
+    if fast_path is None:
+        problems = internals.fast_path_problems()
+        if problems:
+            internals.warn_disabled(problems)
+        fast_path = not problems
+    if not fast_path:
+        return
     eio = sio.eio
     eio._async = {**eio._async, "websocket": FastWebSocket}
     eio.create_queue = lambda *args, **kwargs: LeanQueue(*args, **kwargs)
@@ -233,14 +251,23 @@ class FastManager(socketio.AsyncManager):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pending_connect = _PendingMap()
-        self.pending_disconnect = _PendingMap()
         # namespace -> sid -> the sid's rooms. A tuple, not a set: a socket is in a handful
         # of rooms that rarely change, and an empty set alone is 216 bytes per socket.
         self._sid_rooms: dict[str, dict[Any, tuple[Any, ...]]] = {}
+        # False: a library internal used here is missing (one warning at start); every
+        # method below then defers to the library's own, and `fanout.install` does too.
+        problems = internals.fast_path_problems()
+        self.fast_path = not problems
+        if problems:
+            internals.warn_disabled(problems)
+            return
+        self.pending_connect = _PendingMap()
+        self.pending_disconnect = _PendingMap()
 
     def basic_enter_room(self, sid: Any, namespace: str, room: Any, eio_sid: Any = None) -> None:
         super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if not self.fast_path:
+            return
         by_sid = self._sid_rooms.setdefault(namespace, {})
         rooms = by_sid.get(sid, ())
         if room not in rooms:
@@ -248,11 +275,16 @@ class FastManager(socketio.AsyncManager):
 
     def basic_leave_room(self, sid: Any, namespace: str, room: Any) -> None:
         super().basic_leave_room(sid, namespace, room)
+        if not self.fast_path:
+            return
         by_sid = self._sid_rooms.get(namespace)
         if by_sid is not None and sid in by_sid:
             by_sid[sid] = tuple(r for r in by_sid[sid] if r != room)
 
     def basic_disconnect(self, sid: Any, namespace: str, **kwargs: Any) -> None:
+        if not self.fast_path:
+            super().basic_disconnect(sid, namespace, **kwargs)
+            return
         rooms = self._sid_rooms.get(namespace, {}).pop(sid, ())
         if namespace in self.rooms:
             # Leave every room but the sid's own and `None` (the connection table) first,
@@ -268,6 +300,8 @@ class FastManager(socketio.AsyncManager):
                     del pending[namespace]
 
     def get_rooms(self, sid: Any, namespace: str) -> list[Any]:
+        if not self.fast_path:
+            return list(super().get_rooms(sid, namespace))
         return [r for r in self._sid_rooms.get(namespace, {}).get(sid, ()) if r is not None]
 
     async def emit(
@@ -282,7 +316,11 @@ class FastManager(socketio.AsyncManager):
         **kwargs: Any,
     ) -> None:
         room = to or room
-        if callback is None and self._fast_emit(event, data, namespace, room, skip_sid):
+        if (
+            callback is None
+            and self.fast_path
+            and self._fast_emit(event, data, namespace, room, skip_sid)
+        ):
             return
         await super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
 
@@ -320,7 +358,7 @@ class FastManager(socketio.AsyncManager):
                     transport is not None
                     and not writer.compress
                     and not transport.is_closing()
-                    and not writer.protocol._paused
+                    and not writer.protocol.writing_paused
                     and transport.get_write_buffer_size() < DIRECT_WRITE_BUFFER_LIMIT
                 ):
                     transport.write(frame)

@@ -16,6 +16,12 @@ local sockets through the encode-once path of `fanout.FastManager`) plus
 
 The listener has a Redis client of its own: the library shares one between publishing and
 listening and replaces it on every reconnect, leaking the old one.
+
+These hook into python-socketio's AsyncRedisManager by overriding its private methods
+(CLUSTER_HOOKS). Control messages (session revocation, room joins) have no library path to
+fall back to, so a release without these hooks stops the server at start with a clear error
+rather than running a cluster that silently drops them. The local fan-out's internals are
+checked by `internals.fast_path_problems` and fall back instead (FastManager).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import socketio
 import structlog
 
 from chat_server import metrics
+from chat_server.realtime import internals
 from chat_server.realtime.fanout import FastManager
 from chat_server.redis_pipe import RedisPipe
 from chat_server.redis_pool import redis_client
@@ -62,10 +69,33 @@ def _is_marker(entry: Any) -> bool:
     return isinstance(entry, str) and entry.startswith(EXCLUDE_ROOM_PREFIX)
 
 
+# AsyncRedisManager's private methods ClusterManager overrides, with the parameters it
+# relies on: an override of a method the library no longer calls would be dead code.
+CLUSTER_HOOKS: dict[str, tuple[str, ...]] = {
+    "_handle_emit": ("message",),
+    "_publish": ("data",),
+    "_redis_listen_with_retries": (),
+    "_thread": (),
+}
+
+
+def cluster_hook_problems(base: type = socketio.AsyncRedisManager) -> list[str]:
+    """The CLUSTER_HOOKS that `base` lacks or calls with other parameters."""
+    found = [internals.callable_with(base, name, *params) for name, params in CLUSTER_HOOKS.items()]
+    return [p for p in found if p]
+
+
 class ClusterManager(socketio.AsyncRedisManager, FastManager):
     """AsyncRedisManager with control messages and a watched listener."""
 
     def __init__(self, url: str, instance_id: str):
+        problems = cluster_hook_problems()
+        if problems:
+            raise RuntimeError(
+                "python-socketio's AsyncRedisManager lacks the hooks the cluster manager "
+                f"overrides ({'; '.join(problems)}; versions {internals.library_versions()}): "
+                "install a python-socketio version that setup.cfg allows"
+            )
         super().__init__(
             url,
             channel="chat-socketio",
@@ -115,7 +145,11 @@ class ClusterManager(socketio.AsyncRedisManager, FastManager):
         )
 
     def _is_local_sid(self, sid: str, namespace: str) -> bool:
-        """Whether `sid` is a socket of this instance (also while its connect handler runs)."""
+        """Whether `sid` is a socket of this instance (also while its connect handler runs).
+        Without the fast path (FastManager.fast_path): never, every emit takes the library's
+        path through Redis."""
+        if not self.fast_path:
+            return False
         return bool(self.is_connected(sid, namespace) or self.is_pre_connected(sid, namespace))
 
     async def publish_control(self, data: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ from chat_server.errors import (
 from chat_server.realtime.deadlines import Deadlines
 from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
+from chat_server.services.posting import Draft
 from chat_server.services.registry import Services
 from schemas import load
 from schemas.socket_events import client_payload_schema
@@ -255,15 +256,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
         who = _who(state)
-        message, _ = await self.services.messages.send(
-            user_id=who.user_id,
-            username=who.username,
-            room_id=data["room_id"],
-            content=data["content"],
-            message_type=data["message_type"],
-            client_msg_id=data["client_msg_id"],
-            file_id=data["file_id"],
-        )
+        draft = Draft.from_payload(who.user_id, who.username, data)
+        message, _ = await self.services.messages.send(draft, data["room_id"])
         return {"message": message}
 
     @event()
@@ -275,15 +269,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
         who = _who(state)
-        message, _ = await self.services.direct.send(
-            user_id=who.user_id,
-            username=who.username,
-            recipient_id=data["recipient_id"],
-            content=data["content"],
-            message_type=data["message_type"],
-            client_msg_id=data["client_msg_id"],
-            file_id=data["file_id"],
-        )
+        draft = Draft.from_payload(who.user_id, who.username, data)
+        message, _ = await self.services.direct.send(draft, data["recipient_id"])
         return {"message": message}
 
     @event()

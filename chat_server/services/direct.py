@@ -16,7 +16,7 @@ from chat_server.events import Event, Publisher, Target
 from chat_server.services import wire
 from chat_server.services.access import refuse_blocked
 from chat_server.services.messages import history_page
-from chat_server.services.posting import MessageWriter
+from chat_server.services.posting import Draft, MessageWriter
 from chat_server.services.presence import PresenceService
 from chat_server.store import direct as direct_store
 from chat_server.store import rooms as room_store
@@ -38,21 +38,12 @@ class DirectService:
         self._store = store
         self._presence = presence
 
-    async def send(
-        self,
-        *,
-        user_id: str,
-        username: str,
-        recipient_id: UUID,
-        content: str,
-        message_type: str = "text",
-        client_msg_id: str | None = None,
-        file_id: UUID | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    async def send(self, draft: Draft, recipient_id: UUID) -> tuple[dict[str, Any], bool]:
         """Store a DM and announce `new_dm` to every socket of both people.
 
         Refused for yourself, unknown users, and recipients who blocked the sender.
         """
+        user_id = draft.sender_id
         sender = UUID(user_id)
         if sender == recipient_id:
             # A rule about who, not a malformed request: 403 (the request is well formed).
@@ -72,14 +63,7 @@ class DirectService:
             return room_id
 
         row, created, recipient_read = await self._store.persist_direct(
-            user_id=user_id,
-            username=username,
-            recipient_id=recipient_id,
-            authorize=authorize,
-            content=content,
-            message_type=message_type,
-            client_msg_id=client_msg_id,
-            file_id=file_id,
+            draft, recipient_id, authorize
         )
         message = wire.direct_message(row, str(recipient_id))
         if not created:

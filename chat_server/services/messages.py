@@ -16,7 +16,7 @@ import structlog
 from chat_server.errors import Conflict
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import wire
-from chat_server.services.posting import MessageWriter
+from chat_server.services.posting import Draft, MessageWriter
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.rooms import readable_room
 from chat_server.store import messages as message_store
@@ -39,31 +39,13 @@ class MessageService:
         self._store = store
         self._limiter = limiter
 
-    async def send(
-        self,
-        *,
-        user_id: str,
-        username: str,
-        room_id: UUID,
-        content: str,
-        message_type: str = "text",
-        client_msg_id: str | None = None,
-        file_id: UUID | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    async def send(self, draft: Draft, room_id: UUID) -> tuple[dict[str, Any], bool]:
         """Store a message in a room the sender belongs to and announce `new_message`.
 
         Returns the message object and whether it is new (a retry is not re-announced).
         """
 
-        row, created = await self._store.persist_in_room(
-            user_id=user_id,
-            username=username,
-            room_id=room_id,
-            content=content,
-            message_type=message_type,
-            client_msg_id=client_msg_id,
-            file_id=file_id,
-        )
+        row, created = await self._store.persist_in_room(draft, room_id)
         if str(row["room_id"]) != str(room_id):
             # The clientMsgId was first used for another room: not a retry of this send.
             raise Conflict("clientMsgId already used for another message")

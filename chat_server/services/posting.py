@@ -10,7 +10,8 @@ or decide who may post where beyond calling the access rule (services/access.py)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +31,33 @@ from chat_server.store import messages as message_store
 Authorize = Callable[[asyncpg.Connection], Awaitable[UUID]]
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One message a sender asks to post, wherever it goes (room or DM, socket or REST).
+
+    `sender_name` is only a fallback: stored messages carry the sender's current name.
+    """
+
+    sender_id: str
+    sender_name: str
+    content: str
+    message_type: str = "text"
+    client_msg_id: str | None = None
+    file_id: UUID | None = None
+
+    @classmethod
+    def from_payload(cls, sender_id: str, sender_name: str, data: Mapping[str, Any]) -> Draft:
+        """A draft from a validated `send_message` / `send_dm` payload or REST body."""
+        return cls(
+            sender_id=sender_id,
+            sender_name=sender_name,
+            content=data["content"],
+            message_type=data.get("message_type", "text"),
+            client_msg_id=data.get("client_msg_id"),
+            file_id=data.get("file_id"),
+        )
+
+
 class MessageWriter:
     """The shared write path for room messages and DMs."""
 
@@ -38,17 +66,7 @@ class MessageWriter:
         self._limiter = limiter
         self._typing = typing
 
-    async def persist(
-        self,
-        *,
-        user_id: str,
-        username: str,
-        authorize: Authorize,
-        content: str,
-        message_type: str,
-        client_msg_id: str | None,
-        file_id: UUID | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    async def persist(self, draft: Draft, authorize: Authorize) -> tuple[dict[str, Any], bool]:
         """Store a message; returns the stored row (as a dict) and whether it is new.
 
         An attached file must be the sender's own upload and match the message type
@@ -59,30 +77,11 @@ class MessageWriter:
         seq included) and the original is fetched. A retry is never refused by the rate
         limit when its original exists.
         """
-        uid = UUID(user_id)
-        await self._count(uid, user_id, client_msg_id)
-        return await self._store(
-            uid,
-            username=username,
-            authorize=authorize,
-            content=content,
-            html=render_markdown(content),
-            message_type=message_type,
-            client_msg_id=client_msg_id,
-            file_id=file_id,
-        )
+        await self._count(draft)
+        return await self._store(draft, authorize, render_markdown(draft.content))
 
     async def persist_direct(
-        self,
-        *,
-        user_id: str,
-        username: str,
-        recipient_id: UUID,
-        authorize: Authorize,
-        content: str,
-        message_type: str,
-        client_msg_id: str | None,
-        file_id: UUID | None = None,
+        self, draft: Draft, recipient_id: UUID, authorize: Authorize
     ) -> tuple[dict[str, Any], bool, int | None]:
         """`persist` for a DM, in one SQL round trip for text in a conversation that exists
         with a sender who isn't blocked. Also returns the recipient's read pointer (None
@@ -91,95 +90,59 @@ class MessageWriter:
         Otherwise `persist`'s full path runs (counted once): `authorize` creates the
         conversation, or refuses a blocked sender with its own error.
         """
-        if file_id is not None:
-            row, created = await self.persist(
-                user_id=user_id,
-                username=username,
-                authorize=authorize,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-                file_id=file_id,
-            )
+        if draft.file_id is not None:
+            row, created = await self.persist(draft, authorize)
             return row, created, None
-        uid = UUID(user_id)
-        await self._count(uid, user_id, client_msg_id)
-        html = render_markdown(content)
+        await self._count(draft)
+        html = render_markdown(draft.content)
         try:
             async with self._pool.acquire() as conn:
                 row = await direct_store.insert_direct_message(
                     conn,
-                    sender=uid,
+                    sender=UUID(draft.sender_id),
                     recipient=recipient_id,
-                    content=content,
+                    content=draft.content,
                     content_html=html,
-                    message_type=message_type,
-                    client_msg_id=client_msg_id,
+                    message_type=draft.message_type,
+                    client_msg_id=draft.client_msg_id,
                 )
         except asyncpg.UniqueViolationError:
-            return await self._original(uid, client_msg_id), False, None
+            return await self._original(draft), False, None
         if row["pair_room_id"] is None or row["blocked"]:
-            stored, created = await self._store(
-                uid,
-                username=username,
-                authorize=authorize,
-                content=content,
-                html=html,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-                file_id=None,
-            )
+            stored, created = await self._store(draft, authorize, html)
             return stored, created, None
         recipient_read = row.pop("recipient_last_read_seq")
         del row["pair_room_id"], row["blocked"]
-        return await self._finish(row, user_id, username), True, recipient_read
+        return await self._finish(row, draft), True, recipient_read
 
     async def _store(
-        self,
-        uid: UUID,
-        *,
-        username: str,
-        authorize: Authorize,
-        content: str,
-        html: str,
-        message_type: str,
-        client_msg_id: str | None,
-        file_id: UUID | None,
+        self, draft: Draft, authorize: Authorize, html: str
     ) -> tuple[dict[str, Any], bool]:
         """`persist` after the rate limit and rendering: one transaction."""
+        uid = UUID(draft.sender_id)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 room_id = await authorize(conn)
-                attachment = await _attachment(conn, uid, file_id, message_type)
+                attachment = await _attachment(conn, uid, draft.file_id, draft.message_type)
                 row = await message_store.insert_message(
                     conn,
                     room_id=room_id,
                     user_id=uid,
-                    content=content,
+                    content=draft.content,
                     content_html=html,
-                    message_type=message_type,
-                    file_id=file_id,
-                    client_msg_id=client_msg_id,
+                    message_type=draft.message_type,
+                    file_id=draft.file_id,
+                    client_msg_id=draft.client_msg_id,
                 )
                 # The sender has read their own message: it never counts as unread.
                 await message_store.advance_read_pointer(conn, room_id, uid, row["seq"])
         except asyncpg.UniqueViolationError:
-            return await self._original(uid, client_msg_id), False
+            return await self._original(draft), False
         if attachment is not None:
             row.update({f"file_{k}": attachment[v] for k, v in _FILE_COLUMNS.items()})
-        return await self._finish(row, str(uid), username), True
+        return await self._finish(row, draft), True
 
-    async def persist_in_room(
-        self,
-        *,
-        user_id: str,
-        username: str,
-        room_id: UUID,
-        content: str,
-        message_type: str,
-        client_msg_id: str | None,
-        file_id: UUID | None = None,
-    ) -> tuple[dict[str, Any], bool]:
+    async def persist_in_room(self, draft: Draft, room_id: UUID) -> tuple[dict[str, Any], bool]:
         """`persist` for a room member, in one SQL round trip for text.
 
         The statement itself applies the posting rule (`access.may_post`: membership, and
@@ -187,69 +150,65 @@ class MessageWriter:
         (404 for rooms the sender may not see, 403 for public rooms not joined or a blocked
         sender). An attachment takes `persist`'s transaction, authorized by `may_post`.
         """
-        if file_id is not None:
+        uid = UUID(draft.sender_id)
+        if draft.file_id is not None:
 
             async def authorize(conn: asyncpg.Connection) -> UUID:
-                await may_post(conn, room_id, UUID(user_id))
+                await may_post(conn, room_id, uid)
                 return room_id
 
-            return await self.persist(
-                user_id=user_id,
-                username=username,
-                authorize=authorize,
-                content=content,
-                message_type=message_type,
-                client_msg_id=client_msg_id,
-                file_id=file_id,
-            )
-        uid = UUID(user_id)
-        await self._count(uid, user_id, client_msg_id)
-        html = render_markdown(content)
+            return await self.persist(draft, authorize)
+        await self._count(draft)
+        html = render_markdown(draft.content)
         try:
             async with self._pool.acquire() as conn:
                 row = await message_store.insert_room_message(
                     conn,
                     room_id=room_id,
                     user_id=uid,
-                    content=content,
+                    content=draft.content,
                     content_html=html,
-                    message_type=message_type,
-                    client_msg_id=client_msg_id,
+                    message_type=draft.message_type,
+                    client_msg_id=draft.client_msg_id,
                 )
                 if row is None:
                     await may_post(conn, room_id, uid)
                     # The rule allows it now: membership or a block changed in between.
                     raise Conflict("Your access to this room changed; retry")
         except asyncpg.UniqueViolationError:
-            return await self._original(uid, client_msg_id), False
-        return await self._finish(row, user_id, username), True
+            return await self._original(draft), False
+        return await self._finish(row, draft), True
 
-    async def _finish(self, row: dict[str, Any], user_id: str, username: str) -> dict[str, Any]:
+    async def _finish(self, row: dict[str, Any], draft: Draft) -> dict[str, Any]:
         """What every newly stored message gets: the sender's name (the statement may not
         return it), and the sender stops typing in that room."""
-        row["username"] = row.get("username") or username
-        await self._typing.stop(user_id, str(row["room_id"]))
+        row["username"] = row.get("username") or draft.sender_name
+        await self._typing.stop(draft.sender_id, str(row["room_id"]))
         return row
 
-    async def _count(self, uid: UUID, user_id: str, client_msg_id: str | None) -> None:
+    async def _count(self, draft: Draft) -> None:
         """Count a send against the rate limit; over the limit, a retry of a stored
         message is let through (it will return the original)."""
         try:
-            await self._limiter.hit("messages", user_id)
+            await self._limiter.hit("messages", draft.sender_id)
         except RateLimited:
-            if client_msg_id is None or await self._existing(uid, client_msg_id) is None:
+            if await self._existing(draft) is None:
                 raise
 
-    async def _original(self, uid: UUID, client_msg_id: str | None) -> dict[str, Any]:
+    async def _original(self, draft: Draft) -> dict[str, Any]:
         """The message a clientMsgId retry refers to (the insert hit the unique index)."""
-        existing = await self._existing(uid, client_msg_id) if client_msg_id else None
+        existing = await self._existing(draft)
         if existing is None:
             raise Conflict("Message conflicts with another; retry")
         return existing
 
-    async def _existing(self, user_id: UUID, client_msg_id: str) -> dict[str, Any] | None:
+    async def _existing(self, draft: Draft) -> dict[str, Any] | None:
+        if draft.client_msg_id is None:
+            return None
         async with self._pool.acquire() as conn:
-            return await message_store.find_by_client_msg_id(conn, user_id, client_msg_id)
+            return await message_store.find_by_client_msg_id(
+                conn, UUID(draft.sender_id), draft.client_msg_id
+            )
 
 
 # How a file row's columns appear on a message row (see sql/queries/messages.sql).

@@ -56,6 +56,20 @@ def message(row: Mapping[str, Any]) -> dict[str, Any]:
         out["clientMsgId"] = row["client_msg_id"]
     if row["edited_at"] is not None:
         out["editedAt"] = iso(row["edited_at"])
+    # Its state since it was sent (docs/contract.md §12): the room's change counter at its
+    # latest change, reactions, thread, pin and tombstone.
+    out["changeSeq"] = row.get("change_seq") or 0
+    out["reactions"] = row.get("reactions") or []
+    out["pinned"] = row.get("pinned_at") is not None
+    if row.get("thread_id") is not None:
+        out["threadId"] = str(row["thread_id"])
+    if row.get("reply_count"):
+        out["thread"] = {
+            "replyCount": row["reply_count"],
+            "lastReplyAt": iso(row["last_reply_at"]),
+        }
+    if row.get("deleted_at") is not None:
+        out["deletedAt"] = iso(row["deleted_at"])
     if row["file_id"] is not None:
         out["fileId"] = str(row["file_id"])
         if row.get("file_stored_name"):
@@ -114,6 +128,8 @@ def room(row: Mapping[str, Any]) -> dict[str, Any]:
         "createdBy": str(row["created_by"]) if row["created_by"] else None,
         "createdAt": iso(row["created_at"]),
         "lastSeq": row["last_seq"],
+        # Where the room's change feed stands (docs/contract.md §12).
+        "changeSeq": row.get("last_change_seq") or 0,
         "memberCount": row["member_count"],
     }
     for column, key in _ROOM_CALLER_FIELDS:

@@ -52,7 +52,7 @@ queries: Any = SimpleNamespace(
 
 
 async def fetch_all(rows: Any) -> list[Any]:
-    """Collect a multi-row aiosql query (an async generator in aiosql >= 13)."""
+    """Collect a multi-row aiosql query (an async generator in aiosql >= 14)."""
     return [row async for row in rows]
 
 
