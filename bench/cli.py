@@ -16,6 +16,7 @@ from bench import downtime, housekeeping, report
 from bench.scenarios import (
     api,
     artillery,
+    changes,
     cluster,
     connect,
     dm,
@@ -30,6 +31,7 @@ COMMANDS = (
     connect,
     fanout,
     lobby,
+    changes,
     dm,
     api,
     cluster,

@@ -171,6 +171,23 @@ async def _history(room_id: str, user_id: str, n: int) -> None:
         await conn.close()
 
 
+async def _unchanged_messages(room_id: str, n: int) -> list[str]:
+    """The ids of a room's `n` newest messages that were never changed (no reaction, edit
+    or pin yet: change_seq 0, docs/contract.md §12), newest first."""
+    conn = await asyncpg.connect(dsn())
+    try:
+        rows = await conn.fetch(
+            """SELECT id FROM messages
+               WHERE room_id = $1::uuid AND change_seq = 0 AND deleted_at IS NULL
+               ORDER BY seq DESC LIMIT $2""",
+            room_id,
+            n,
+        )
+    finally:
+        await conn.close()
+    return [str(r["id"]) for r in rows]
+
+
 def users(n: int, with_tokens: bool = True) -> list[dict[str, Any]]:
     out = asyncio.run(_users(n))
     if with_tokens:
@@ -186,6 +203,10 @@ def rooms(prefix: str, groups: list[list[dict[str, Any]]]) -> list[str]:
 
 def history(room_id: str, user_id: str, n: int) -> None:
     asyncio.run(_history(room_id, user_id, n))
+
+
+def unchanged_messages(room_id: str, n: int) -> list[str]:
+    return asyncio.run(_unchanged_messages(room_id, n))
 
 
 def mint_token(user_id: str, username: str, now: int | None = None) -> str:

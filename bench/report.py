@@ -117,12 +117,17 @@ def _plots(runs: list[dict[str, Any]]) -> dict[str, str] | None:
             "steps" in (r or {}) and r.get("steps") for r in res.values()
         ) and not key.startswith("api"):
             fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-            for name, r in res.items():
-                steps = (r or {}).get("steps") or []
+            # A changes run has a second series per target: its reaction steps.
+            series = [(name, (r or {}).get("steps") or []) for name, r in res.items()] + [
+                (f"{name} reactions", r["reaction_steps"])
+                for name, r in res.items()
+                if (r or {}).get("reaction_steps")
+            ]
+            for name, steps in series:
                 if not steps:
                     continue
                 x = [s["rate"] for s in steps]
-                c = colors.get(name)
+                c = colors.get(name, "tab:orange")
                 for q, style in (("p50", ":"), ("p95", "--"), ("p99", "-")):
                     ax1.plot(
                         x,

@@ -153,6 +153,69 @@ def steps_md(run: dict[str, Any], title: str) -> list[str]:
     return lines
 
 
+def _cpu_per_event(s: dict[str, Any]) -> float | None:
+    if not s.get("acks_per_s") or s.get("server_cpu_pct") is None:
+        return None
+    return s["server_cpu_pct"] * 10.0 / s["acks_per_s"]
+
+
+def changes_md(run: dict[str, Any]) -> list[str]:
+    """Per rate: the send step, the reaction step and their ratio (bench.scenarios.changes)."""
+    p = run["params"]
+    room = (
+        f"the lobby ({p['members']:,} connected)" if p.get("lobby") else f"{p['members']:,} members"
+    )
+    lines = [
+        f"### changes: reactions vs new messages, one room of {room}, "
+        f"{p['senders']} senders — `{run['_file']}`",
+        "",
+        *([f"_{run['note']}_", ""] if run.get("note") else []),
+        "| rate /s | event | acks/s | ack p50 ms | ack p99 ms | delivery p50 ms | p99 ms "
+        "| first / median / last recipient p50 ms | loss | server CPU % | CPU ms / event "
+        "| frame bytes | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in run["results"].items():
+        if "error" in r:
+            lines.append(f"| {name} | error: {r['error'][:100]} ||||||||||||")
+            continue
+        reacts = {s["rate"]: s for s in r.get("reaction_steps") or []}
+        pairs = {pr["rate"]: pr["reaction/send"] for pr in r.get("pairs") or []}
+        for send in r.get("steps") or []:
+            rate = send["rate"]
+            for s in (send, reacts.get(rate)):
+                if s is None:
+                    continue
+                lat, ack, pm = s["latency_ms"], s["ack_latency_ms"], s["per_message_ms"]
+                sizes = s.get("frame_bytes_mean") or {}
+                frame = "new_message" if s is send else "message_updated"
+                noops = f" ({s['noop_acks']} no-op)" if s.get("noop_acks") else ""
+                lines.append(
+                    f"| {fmt(rate, 0)} | {s.get('kind', '')} | {fmt(s['acks_per_s'], 0)}{noops} "
+                    f"| {fmt(ack['p50'])} | {fmt(ack['p99'])} | {fmt(lat['p50'])} | {fmt(lat['p99'])} "
+                    f"| {fmt(pm['first']['p50'])} / {fmt(pm['median']['p50'])} / {fmt(pm['last']['p50'])} "
+                    f"| {s['loss']:.4%} | {fmt(s['server_cpu_pct'])} | {fmt(_cpu_per_event(s), 2)} "
+                    f"| {fmt(sizes.get(frame))} | {'PASS' if s['pass'] else 'fail'} |"
+                )
+            pr = pairs.get(rate)
+            if pr:
+                lines.append(
+                    f"| {fmt(rate, 0)} | **reaction / send** | {fmt(pr['acks_per_s'], 2)} "
+                    f"| {fmt(pr['ack_p50'], 2)} | {fmt(pr['ack_p99'], 2)} | {fmt(pr['delivery_p50'], 2)} "
+                    f"| {fmt(pr['delivery_p99'], 2)} | last {fmt(pr['last_recipient_p50'], 2)} | | "
+                    f"| {fmt(pr['server_cpu_ms_per_event'], 2)} | | |"
+                )
+    lines += [
+        "",
+        "Acks/s: acked events over the time from the first send to the last ack (at least the "
+        "step's duration). Delivery: send -> `new_message` / `message_updated` at each member's "
+        "socket; first / median / last: each message's (change's) fastest, median and slowest "
+        "recipient, p50 over messages. A step passes with p99 < 100 ms, no loss, no ack error.",
+        "",
+    ]
+    return lines
+
+
 def api_md(run: dict[str, Any]) -> list[str]:
     r = run["results"]["ours"]
     lines = [
@@ -208,6 +271,7 @@ SECTIONS = {
     "connect": "Connections",
     "fanout": "Room fan-out",
     "lobby": "Lobby",
+    "changes": "Message changes (reactions vs new messages)",
     "dm": "Direct messages",
     "cluster": "Cluster",
     "api": "HTTP API",
@@ -234,6 +298,8 @@ def run_md(run: dict[str, Any]) -> list[str]:
         return steps_md(run, f"fan-out {p['rooms']} rooms x {p['members']} members{deflate}")
     if kind == "lobby":
         return steps_md(run, f"lobby: {p['connections']:,} connections")
+    if kind == "changes":
+        return changes_md(run)
     if kind == "dm":
         return steps_md(run, f"DM storm: {p['pairs']} pairs")
     if kind == "cluster":

@@ -53,6 +53,46 @@ def per_message(sent: array[int], lat: array[float]) -> dict[str, list[float]]:
     return {"first": sorted(first), "median": sorted(median), "last": sorted(last)}
 
 
+# A step's changes: (roomId, changeSeq) -> the send time (ns) of the event that made it.
+Changes = dict[tuple[str, int], int]
+
+
+def changes_of(changed: list[tuple[str, int, int]]) -> dict[str, Any]:
+    """The changes a step's acks report ((roomId, changeSeq, send ns) each): one per
+    distinct changeSeq. An ack answering a no-op carries the message as it was (changeSeq 0
+    for a message never changed, or an earlier change's number): counted in `noops`, and no
+    delivery is expected for it."""
+    by_key: Changes = {}
+    noops = 0
+    for room, seq, ns in sorted(changed, key=lambda c: c[2]):
+        if seq <= 0 or (room, seq) in by_key:
+            noops += 1
+            continue
+        by_key[(room, seq)] = ns
+    return {"by_key": by_key, "noops": noops}
+
+
+def _match_updates(
+    updates: dict[str, Any], changes: Changes, lat: array[float], sent: array[int]
+) -> int:
+    """Append the latency of each `message_updated` arrival of a worker that belongs to one
+    of `changes` (and its change's send time) to `lat` / `sent`; the number unmatched."""
+    rooms = updates["rooms"]
+    room_idx, seqs, arrivals = array("i"), array("q"), array("q")
+    room_idx.frombytes(updates["room"])
+    seqs.frombytes(updates["seq"])
+    arrivals.frombytes(updates["ns"])
+    unmatched = 0
+    for i, seq, ns in zip(room_idx, seqs, arrivals, strict=True):
+        t = changes.get((rooms[i], seq))
+        if t is None:
+            unmatched += 1
+            continue
+        lat.append((ns - t) / 1e6)
+        sent.append(t)
+    return unmatched
+
+
 class LoadGen:
     """`workers` processes, optionally pinned to `cpus`, each holding a share of sockets."""
 
@@ -232,6 +272,8 @@ class LoadGen:
             "max_send_lag_ms": 0.0,
         }
         ack_lat = array("d")
+        changed: list[tuple[str, int, int]] = []
+        last_ack_at = 0.0
         for r in replies:
             if r is None:
                 continue
@@ -241,30 +283,50 @@ class LoadGen:
             out["sent_by_target"].update(r["sent_by_target"])
             out["max_send_lag_ms"] = max(out["max_send_lag_ms"], r["max_send_lag_ms"])
             ack_lat.extend(_floats(r["ack_lat"]))
+            changed += r["changed"]
+            last_ack_at = max(last_ack_at, r["last_ack_at"])
         out["ack_err"] = dict(out["ack_err"])
         out["sent_by_target"] = dict(out["sent_by_target"])
         out["ack_latency_ms"] = sorted(ack_lat)
+        # From the shared start to the last ack: acks/s is acked over this (or over the
+        # step's duration when the server kept up).
+        out["ack_span_s"] = max(0.0, last_ack_at - start_at) if last_ack_at else None
+        out["changes"] = changes_of(changed) if any(s.get("cycle") for s in senders) else None
         return out
 
     def delivered(self) -> int:
         return self.total(C_DELIVERED)
 
-    def collect(self, step: str, reset_all: bool = False) -> dict[str, Any]:
+    def collect(
+        self, step: str, reset_all: bool = False, changes: Changes | None = None
+    ) -> dict[str, Any]:
+        """A step's deliveries: its messages' (`step` in their content) and, with the
+        step's `changes` (from `send`), the `message_updated` arrivals matched to them by
+        (room, changeSeq); arrivals of no change of the step count as `unmatched_updates`."""
         replies = self.call(
             [{"cmd": "collect", "step": step, "reset_all": reset_all}] * self.n, 60, "collect"
         )
         lat = array("d")
         sent = array("q")
-        unmeasured = 0
+        unmeasured = unmatched = 0
+        frames: Counter[str] = Counter()
+        frame_bytes: Counter[str] = Counter()
         for r in replies:
             lat.extend(_floats(r["lat"]))
             sent.frombytes(r["sent"])
             unmeasured += r["unmeasured"]
+            for kind, (n, size) in r["frame_bytes"].items():
+                frames[kind] += n
+                frame_bytes[kind] += size
+            if changes is not None:
+                unmatched += _match_updates(r["updates"], changes, lat, sent)
         return {
             "count": len(lat),
             "latency_ms": sorted(lat),
             "per_message": per_message(sent, lat),
             "unmeasured": unmeasured,
+            "unmatched_updates": unmatched,
+            "frame_bytes_mean": {k: round(frame_bytes[k] / n) for k, n in frames.items() if n},
         }
 
     def status(self) -> dict[str, Any]:

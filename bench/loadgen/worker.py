@@ -30,6 +30,13 @@ N_COUNTERS = 7
 _CONTENT_KEY = '"content":"bench '
 # Events whose latency is measured; anything else (`unread`, `presence`, ...) is ignored.
 _MEASURED = ('["new_message"', '["new_dm"')
+# A change to a message (docs/contract.md §12): `message_updated` {message, changeSeq}. Its
+# message keeps the content it was sent with, so its latency is not read from the content:
+# the recipient records (room, changeSeq, arrival) and the coordinator matches them with
+# the senders' acks, which carry the changed message and its changeSeq (bench.loadgen.pool).
+_UPDATED = '["message_updated"'
+_CHANGE_SEQ_KEY = '"changeSeq":'
+_ROOM_ID_KEY = '"roomId":"'
 
 
 def raise_nofile() -> int:
@@ -57,7 +64,20 @@ class Worker(Handler):
         # groups latencies by message (first / median / last recipient of each message).
         self.delivery_sent: dict[str, array[int]] = {}
         self.unmeasured = 0
+        # `message_updated` arrivals: room (index into update_rooms), changeSeq, time ns.
+        self.update_rooms: dict[str, int] = {}
+        self.upd_room: array[int] = array("i")
+        self.upd_seq: array[int] = array("q")
+        self.upd_ns: array[int] = array("q")
+        # Frames and bytes of the measured events by event, to compare payload sizes.
+        self.frames: Counter[str] = Counter()
+        self.frame_bytes: Counter[str] = Counter()
         self.acks: dict[int, float] = {}
+        # Acks of changing events (a sender with a `cycle`): ack id -> send time ns, and
+        # what their acks said: (roomId, changeSeq, send time ns) per change.
+        self.changing: dict[int, int] = {}
+        self.changed: list[tuple[str, int, int]] = []
+        self.last_ack_at = 0.0
         self.ack_lat: array[float] = array("d")
         self.ack_err: Counter[str] = Counter()
         self.next_ack = 0
@@ -89,8 +109,12 @@ class Worker(Handler):
     def on_event(self, conn: SioConnection, text: str) -> None:
         start = len(conn._ns_event)
         if not text.startswith(_MEASURED[0], start) and not text.startswith(_MEASURED[1], start):
+            if text.startswith(_UPDATED, start):
+                self._on_updated(text)
             return
         now = time.time_ns()
+        self.frames["new_message"] += 1
+        self.frame_bytes["new_message"] += len(text)
         k = text.find(_CONTENT_KEY)
         if k < 0:
             self.unmeasured += 1
@@ -111,20 +135,61 @@ class Worker(Handler):
         self.delivery_sent[step].append(sent)
         self.counters[self.base + C_DELIVERED] += 1
 
+    def _on_updated(self, text: str) -> None:
+        """A `message_updated` arrival: its room and changeSeq (the top-level one, last in
+        the payload; the message's own equals it), matched to its change later."""
+        now = time.time_ns()
+        k = text.rfind(_CHANGE_SEQ_KEY)
+        r = text.find(_ROOM_ID_KEY)
+        if k < 0 or r < 0:
+            self.unmeasured += 1
+            return
+        k += len(_CHANGE_SEQ_KEY)
+        end = k
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        r += len(_ROOM_ID_KEY)
+        room = text[r : text.find('"', r)]
+        idx = self.update_rooms.setdefault(room, len(self.update_rooms))
+        self.upd_room.append(idx)
+        self.upd_seq.append(int(text[k:end] or 0))
+        self.upd_ns.append(now)
+        self.frames["message_updated"] += 1
+        self.frame_bytes["message_updated"] += len(text)
+        self.counters[self.base + C_DELIVERED] += 1
+
+    def _acked(self, ack_id: int, t0: float, text: str) -> None:
+        now = time.perf_counter()
+        self.ack_lat.append((now - t0) * 1000.0)
+        self.last_ack_at = time.monotonic()
+        self.counters[self.base + C_ACKED] += 1
+        sent_ns = self.changing.pop(ack_id, None) if self.changing else None
+        if sent_ns is not None:
+            # {ok, message}: the changed message, with its room and the change's number
+            # (a no-op answers the message as it was: an earlier number, or 0).
+            k = text.rfind(_CHANGE_SEQ_KEY)
+            r = text.find(_ROOM_ID_KEY)
+            if k >= 0 and r >= 0:
+                k += len(_CHANGE_SEQ_KEY)
+                end = k
+                while end < len(text) and text[end].isdigit():
+                    end += 1
+                r += len(_ROOM_ID_KEY)
+                room = text[r : text.find('"', r)]
+                self.changed.append((room, int(text[k:end] or 0), sent_ns))
+
     def on_ack(self, conn: SioConnection, ack_id: int, text: str, start: int) -> None:
         t0 = self.acks.pop(ack_id, None)
         if t0 is None:
             return
         if text.startswith('[{"ok":true', start):
-            self.ack_lat.append((time.perf_counter() - t0) * 1000.0)
-            self.counters[self.base + C_ACKED] += 1
+            self._acked(ack_id, t0, text)
             return
         try:
             body = orjson.loads(text[start:])[0]
             code = body.get("error", {}).get("code", "error") if isinstance(body, dict) else "?"
             if isinstance(body, dict) and body.get("ok") is True:
-                self.ack_lat.append((time.perf_counter() - t0) * 1000.0)
-                self.counters[self.base + C_ACKED] += 1
+                self._acked(ack_id, t0, text)
                 return
         except Exception:
             code = "malformed"
@@ -239,15 +304,28 @@ class Worker(Handler):
         rate = float(cmd["rate"])
         duration = float(cmd["duration"])
         total = round(rate * duration)
+        # A sender with a `cycle` ([[event, payload], ...]) changes messages instead of
+        # sending them: its n-th event is cycle[n % len], sent as is (no stamp), and its
+        # ack's changeSeq is recorded (see _acked).
         senders = [
-            (self.conns.get(s["key"]), s["event"], s["payload"], s.get("target"))
+            (
+                self.conns.get(s["key"]),
+                s["event"],
+                s["payload"],
+                s.get("target"),
+                [orjson.dumps(c).decode() for c in s.get("cycle") or ()],
+            )
             for s in cmd["senders"]
         ]
+        turns = [0] * len(senders)
         pad = cmd.get("pad", "")
         use_cmid = bool(cmd.get("client_msg_id", True))
         self.ack_lat = array("d")
         self.ack_err = Counter()
         self.acks.clear()
+        self.changing.clear()
+        self.changed = []
+        self.last_ack_at = 0.0
         sent = 0
         dead = 0
         sent_by_target: Counter[str] = Counter()
@@ -270,20 +348,27 @@ class Worker(Handler):
                 if lag > max_lag:
                     max_lag = lag
             while i < due:
-                conn, event, payload, target = senders[i % n_senders]
+                k = i % n_senders
+                conn, event, payload, target, cycle = senders[k]
                 i += 1
                 if conn is None or conn.state != CONNECTED:
                     dead += 1
                     continue
                 ns = time.time_ns()
-                tag = f"{self.wid}.{i}"
-                body = dict(payload)
-                body["content"] = f"bench {step} {ns} {tag}{pad}"
-                if use_cmid:
-                    body["clientMsgId"] = f"{step}-{self.wid}-{i}-{ns}"
                 self.next_ack += 1
+                if cycle:
+                    frame = cycle[turns[k] % len(cycle)]
+                    turns[k] += 1
+                    self.changing[self.next_ack] = ns
+                else:
+                    tag = f"{self.wid}.{i}"
+                    body = dict(payload)
+                    body["content"] = f"bench {step} {ns} {tag}{pad}"
+                    if use_cmid:
+                        body["clientMsgId"] = f"{step}-{self.wid}-{i}-{ns}"
+                    frame = orjson.dumps([event, body]).decode()
                 self.acks[self.next_ack] = time.perf_counter()
-                conn.emit(orjson.dumps([event, body]).decode(), self.next_ack)
+                conn.emit(frame, self.next_ack)
                 sent += 1
                 sent_by_target[target] += 1
                 self.counters[self.base + C_SENT] += 1
@@ -294,6 +379,7 @@ class Worker(Handler):
             await asyncio.sleep(0.02)
         missing = len(self.acks)
         self.acks.clear()
+        self.changing.clear()
         return {
             "sent": sent,
             "unsent_dead_sender": dead,
@@ -304,6 +390,8 @@ class Worker(Handler):
             "ack_lat": self.ack_lat.tobytes(),
             "max_send_lag_ms": max_lag * 1000.0,
             "elapsed_s": time.monotonic() - t0,
+            "last_ack_at": self.last_ack_at,
+            "changed": self.changed,
         }
 
     async def cmd_collect(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -312,11 +400,26 @@ class Worker(Handler):
         if cmd.get("reset_all"):
             self.deliveries.clear()
             self.delivery_sent.clear()
+        # Every `message_updated` since the last collect (changes are matched to their
+        # step by their acks, in the coordinator).
+        updates = {
+            "rooms": list(self.update_rooms),
+            "room": self.upd_room.tobytes(),
+            "seq": self.upd_seq.tobytes(),
+            "ns": self.upd_ns.tobytes(),
+        }
+        self.update_rooms = {}
+        self.upd_room, self.upd_seq, self.upd_ns = array("i"), array("q"), array("q")
+        frame_bytes = {k: [n, self.frame_bytes[k]] for k, n in self.frames.items()}
+        self.frames.clear()
+        self.frame_bytes.clear()
         return {
             "count": len(lat),
             "lat": lat.tobytes(),
             "sent": sent.tobytes(),
             "unmeasured": self.unmeasured,
+            "updates": updates,
+            "frame_bytes": frame_bytes,
         }
 
     async def cmd_status(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -347,6 +450,7 @@ class Worker(Handler):
         self.close_reasons.clear()
         self.deliveries.clear()
         self.delivery_sent.clear()
+        await self.cmd_collect({"step": ""})  # and the message_updated arrivals
         return {"closed": n}
 
     async def cmd_close(self, cmd: dict[str, Any]) -> dict[str, Any]:

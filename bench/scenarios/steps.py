@@ -22,6 +22,7 @@ import argparse
 import os
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -95,9 +96,9 @@ def specs_for(target: Target, plan: Plan) -> list[dict[str, Any]]:
     return specs
 
 
-def run_steps(
-    target: Target, lg: LoadGen, plan: Plan, opts: RunOpts, gen_pids: list[int]
-) -> dict[str, Any]:
+def connect_plan(target: Target, lg: LoadGen, plan: Plan, opts: RunOpts) -> dict[str, Any]:
+    """Connect every socket of `plan` to `target`; the connect figures and the server's RSS
+    before and after (the start of a stepping target's result)."""
     specs = specs_for(target, plan)
     log(f"{target.name}: connecting {len(specs)} sockets ({plan.description})")
     rss0 = rss_kb(target.pids[0]) if target.pids else None
@@ -113,19 +114,31 @@ def run_steps(
     rss1 = sum(rss_kb(p) or 0 for p in target.pids) if target.pids else None
     st = lg.status()
     log(f"{target.name}: {conn['connected']}/{conn['attempted']} connected, alive {st['alive']}")
-    out: dict[str, Any] = {
+    return {
         "connect": {k: v for k, v in conn.items() if k != "latency_ms"}
         | {"latency_ms": summary(conn["latency_ms"])},
         "rss_kb_before_connect": rss0,
         "rss_kb_connected": rss1,
         "steps": [],
     }
-    pad = " " + "x" * opts.pad if opts.pad else ""
+
+
+def warm_up(target: Target, lg: LoadGen, plan: Plan, opts: RunOpts, pad: str) -> None:
+    """A few seconds of unmeasured sends at the warm-up rate (the database pool's
+    connections, the server's caches), so the first step is not the one paying for them."""
     if opts.warmup_rate > 0 and opts.warmup_s > 0:
         log(f"{target.name}: warm-up {opts.warmup_rate}/s for {opts.warmup_s}s")
         lg.send("w", plan.senders, rate=opts.warmup_rate, duration=opts.warmup_s, pad=pad)
-        _drain(lg, 0, 0, opts.settle_s + 1)
+        drain(lg, 0, 0, opts.settle_s + 1)
         lg.collect("w", reset_all=True)
+
+
+def run_steps(
+    target: Target, lg: LoadGen, plan: Plan, opts: RunOpts, gen_pids: list[int]
+) -> dict[str, Any]:
+    out = connect_plan(target, lg, plan, opts)
+    pad = " " + "x" * opts.pad if opts.pad else ""
+    warm_up(target, lg, plan, opts, pad)
     fails = 0
     for i, rate in enumerate(opts.rates):
         profile = opts.profile_rate is not None and abs(rate - opts.profile_rate) < 1e-9
@@ -144,7 +157,7 @@ def run_steps(
             fails += 1
             if fails >= opts.stop_after_fails:
                 break
-        _settle(lg, opts.settle_s)
+        settle(lg, opts.settle_s)
     if opts.profile_rate is not None and not any(s["profiled"] for s in out["steps"]):
         # Stepping stopped before the profiled rate: profile one extra step at that rate.
         duration = max(opts.duration, opts.profile_seconds + 4)
@@ -170,7 +183,7 @@ def run_steps(
     return out
 
 
-def _drain(lg: LoadGen, d0: int, expected: int, timeout: float) -> None:
+def drain(lg: LoadGen, d0: int, expected: int, timeout: float) -> None:
     """Wait until `expected` deliveries arrived after `d0`, or the flow stops, or timeout."""
     deadline = time.monotonic() + timeout
     last = lg.delivered()
@@ -187,9 +200,9 @@ def _drain(lg: LoadGen, d0: int, expected: int, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _settle(lg: LoadGen, seconds: float) -> None:
+def settle(lg: LoadGen, seconds: float) -> None:
     """Let a backlog from an overloaded step flush before the next one starts."""
-    _drain(lg, 0, 0, max(seconds, 0.5) + 10)
+    drain(lg, 0, 0, max(seconds, 0.5) + 10)
     time.sleep(max(0.0, seconds - 0.5))
     lg.collect("none", reset_all=True)
 
@@ -205,7 +218,10 @@ def run_step(
     pad: str,
     gen_pids: list[int],
     profile: bool,
+    senders: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """One step at `rate` for `duration` s from the plan's senders (or `senders`: senders
+    that change messages, with a `cycle`, are measured by their `message_updated`)."""
     server_cpu = CpuMeter(target.pids)
     gen_cpu = CpuMeter(gen_pids)
     d0 = lg.delivered()
@@ -214,14 +230,21 @@ def run_step(
         prof = start_profile(target.pids[0], opts.profile_seconds, opts.profile_name)
     server_cpu.start()
     gen_cpu.start()
-    sent = lg.send(step_id, plan.senders, rate=rate, duration=duration, pad=pad)
+    sent = lg.send(step_id, senders or plan.senders, rate=rate, duration=duration, pad=pad)
     st = lg.status()
     alive = st["alive_by_target"]
-    expected = sum(n * alive.get(t, 0) for t, n in sent["sent_by_target"].items())
-    _drain(lg, d0, expected, opts.drain)
+    changes = sent["changes"]
+    # A change reaches the room's sockets once each, like a message; a no-op reaches nobody.
+    per_target = (
+        Counter(room for room, _seq in changes["by_key"])
+        if changes is not None
+        else sent["sent_by_target"]
+    )
+    expected = sum(n * alive.get(t, 0) for t, n in per_target.items())
+    drain(lg, d0, expected, opts.drain)
     scpu = server_cpu.stop()
     gcpu = gen_cpu.stop()
-    got = lg.collect(step_id)
+    got = lg.collect(step_id, changes=changes["by_key"] if changes is not None else None)
     for p in prof:
         try:
             p.wait(timeout=opts.profile_seconds + 30)
@@ -255,6 +278,13 @@ def run_step(
         "extra_received": max(0, received - expected),
         "loss": loss,
         "deliveries_per_s": round(received / duration, 1),
+        # Acks over the time from the first send to the last ack (at least the step's
+        # duration): below the rate when the server fell behind.
+        "acks_per_s": round(sent["acked"] / max(duration, sent["ack_span_s"] or 0.0), 1),
+        "changes": len(changes["by_key"]) if changes is not None else None,
+        "noop_acks": changes["noops"] if changes is not None else None,
+        "unmatched_updates": got["unmatched_updates"],
+        "frame_bytes_mean": got["frame_bytes_mean"],
         "latency_ms": summary(lat),
         # Over messages: each one's first / median / last recipient's latency.
         "per_message_ms": {k: summary(v) for k, v in got["per_message"].items()},
