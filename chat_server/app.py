@@ -16,7 +16,17 @@ import structlog
 from aiohttp import web
 
 from chat_server import webui
-from chat_server.api import auth, direct, files, health, messages, openapi, rooms, users
+from chat_server.api import (
+    auth,
+    direct,
+    files,
+    health,
+    message_changes,
+    messages,
+    openapi,
+    rooms,
+    users,
+)
 from chat_server.api.cors import setup_cors
 from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, SIO, STATE
 from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
@@ -35,7 +45,9 @@ from chat_server.realtime.server import create_socket_server
 from chat_server.redis_pool import redis_client
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
+from chat_server.services.changes import MessageChanges
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
 from chat_server.services.posting import MessageWriter
@@ -85,7 +97,7 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, direct, files, health, openapi):
+    for module in (auth, users, rooms, messages, message_changes, direct, files, health, openapi):
         app.add_routes(module.routes)
     webui.add_routes(app)
     setup_cors(app, config)
@@ -172,6 +184,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         )
         typing = TypingService(publisher, pool)
         store = MessageWriter(pool, limiter, typing)
+        changes = MessageChanges(pool, publisher)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,
@@ -186,6 +199,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             rooms=RoomService(pool, publisher, presence, typing, limiter),
             messages=MessageService(pool, publisher, store, limiter),
             direct=DirectService(pool, publisher, store, presence),
+            edits=EditService(pool, changes, limiter),
             files=FileService(
                 pool,
                 limiter,

@@ -35,6 +35,13 @@ from schemas.auth import (
     UpdateMeSchema,
     UserSearchQuerySchema,
 )
+from schemas.changes import (
+    ChangesQuerySchema,
+    DeleteMessageSchema,
+    EditMessageSchema,
+    MessagePathSchema,
+    PatchMessageSchema,
+)
 from schemas.common import (
     LINE_PATTERN,
     NAME_PATTERN,
@@ -355,6 +362,58 @@ OPERATIONS: tuple[Op, ...] = (
         "does not fit the file (image for images, file for the rest).",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
+    # -- messages that change (docs/contract.md §12) -----------------------------------
+    Op(
+        "patch",
+        "/api/rooms/{id}/messages/{messageId}",
+        "Edit one's own message (HTTP fallback of edit_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 413, 429, 503),
+        path_schema=MessagePathSchema,
+        body=PatchMessageSchema,
+        description="Same rules as sending (length, control characters; a text message "
+        "must not become blank). The earlier version is kept (`.../edits`), `editedAt` is "
+        "set and the room gets `message_updated`. The same text again changes nothing. "
+        "403 for another's message, or when the caller may not post into the room; 404 "
+        "for a room the caller may not see or a message not in it; 409 for a deleted "
+        "message. Counts against the `messages` rate limit.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/messages/{messageId}",
+        "Delete a message (HTTP fallback of delete_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=MessagePathSchema,
+        description="For its author and the room's owners and admins. Answers the "
+        "tombstone (`deletedAt` set, no text, file, reactions, pin or edit history); the "
+        "room gets `message_updated`. Deleting again answers the tombstone unchanged.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/messages/{messageId}/edits",
+        "The earlier versions of a message",
+        "messages",
+        {200: r.MessageEditsSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=MessagePathSchema,
+        description="Oldest first, with the message as it is now; for whoever may read the "
+        "room's history.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/changes",
+        "The room's change feed: messages changed after a change number",
+        "messages",
+        {200: r.ChangePageSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        query=ChangesQuerySchema,
+        description="The current state of each message changed after `after`, once, in "
+        "changeSeq order. Continue with `after=changeSeq` while `hasMore`.",
+    ),
     # -- direct messages ---------------------------------------------------------------
     Op(
         "get",
@@ -568,9 +627,23 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
     ClientEvent(
         "sync",
         "After a reconnect: the messages after each room's last seen seq "
-        "(bounded, with hasMore) and unread counts. Rate limited per user.",
+        "(bounded, with hasMore) and unread counts; with `changes` {roomId: "
+        "lastChangeSeq}, also the messages changed since. Rate limited per user.",
         SyncSchema,
         r.SyncAckSchema,
+    ),
+    ClientEvent(
+        "edit_message",
+        "Edit one's own message (same rules as sending); the room gets `message_updated`.",
+        EditMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    ClientEvent(
+        "delete_message",
+        "Delete a message (its author, or a room owner or admin); answers the tombstone "
+        "and the room gets `message_updated`.",
+        DeleteMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
     ),
 )
 
@@ -589,6 +662,12 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "new_dm",
         "A direct message to or from the caller (also on connect for DMs received while offline).",
         r.DirectMessageEnvelopeSchema,
+    ),
+    ServerEvent(
+        "message_updated",
+        "A message of one of the caller's rooms changed (edited, deleted...): the whole "
+        "current message and the room's change number.",
+        r.MessageUpdatedSchema,
     ),
     ServerEvent("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
     ServerEvent("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),

@@ -37,6 +37,7 @@ from chat_server.services.posting import Draft
 from chat_server.services.registry import Services
 from schemas import load
 from schemas.auth import AuthenticateSchema
+from schemas.changes import DeleteMessageSchema, EditMessageSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
@@ -142,6 +143,8 @@ _SYNC = SyncSchema()
 _ROOM_EVENT = RoomEventSchema()
 _TYPING = TypingSchema()
 _MARK_READ = MarkReadSchema()
+_EDIT_MESSAGE = EditMessageSchema()
+_DELETE_MESSAGE = DeleteMessageSchema()
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -275,7 +278,9 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     @event(_SYNC)
     async def on_sync(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
-        return await self.services.messages.sync(user_id=_who(state).user_id, rooms=data["rooms"])
+        return await self.services.messages.sync(
+            user_id=_who(state).user_id, rooms=data["rooms"], changes=data.get("changes")
+        )
 
     @event(_SEND_DM)
     async def on_send_dm(
@@ -342,6 +347,26 @@ class ChatNamespace(socketio.AsyncNamespace):
             room_id=data.get("room_id"),
             other_user_id=data.get("user_id"),
         )
+
+    @event(_EDIT_MESSAGE)
+    async def on_edit_message(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Edit one's own message; the room gets `message_updated` (docs/contract.md §12)."""
+        message = await self.services.edits.edit(
+            _who(state).user_id, data["room_id"], data["message_id"], data["content"]
+        )
+        return {"message": message}
+
+    @event(_DELETE_MESSAGE)
+    async def on_delete_message(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Delete a message (author, room owner/admin); answers the tombstone."""
+        message = await self.services.edits.delete(
+            _who(state).user_id, data["room_id"], data["message_id"]
+        )
+        return {"message": message}
 
     def session_sids(self, session_id: str) -> list[str]:
         """This instance's sockets of one login session (a logout disconnects them)."""
