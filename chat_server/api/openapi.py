@@ -372,12 +372,13 @@ OPERATIONS: tuple[Op, ...] = (
         (400, 401, 403, 404, 409, 413, 429, 503),
         path_schema=MessagePathSchema,
         body=PatchMessageSchema,
-        description="Same rules as sending (length, control characters; a text message "
-        "must not become blank). The earlier version is kept (`.../edits`), `editedAt` is "
-        "set and the room gets `message_updated`. The same text again changes nothing. "
-        "403 for another's message, or when the caller may not post into the room; 404 "
-        "for a room the caller may not see or a message not in it; 409 for a deleted "
-        "message. Counts against the `messages` rate limit.",
+        description="Same rules as sending (length, control characters). The earlier "
+        "version is kept (`.../edits`), `editedAt` is set and the room gets "
+        "`message_updated`. The same text again changes nothing. 403 for another's "
+        "message, or when the caller may not post into the room; 404 for a room the caller "
+        "may not see or a message not in it; 409 for a deleted message, or blank content "
+        "for a text message (a file's caption may be empty). Counts against the "
+        "`messages` rate limit.",
     ),
     Op(
         "delete",

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import NotFound, ValidationFailed
+from chat_server.errors import Conflict, NotFound
 from chat_server.services import access, wire
 from chat_server.services.changes import MessageChanges, Row
 from chat_server.services.ratelimit import RateLimiter
@@ -53,7 +53,11 @@ class EditService:
                 return False
             if row["message_type"] == "text" and not content.strip():
                 # Files may have an empty caption; text must say something (as when sent).
-                raise ValidationFailed("Invalid input", fields={"content": ["Must not be blank."]})
+                # The stored message decides, so a well-formed body that does not fit it
+                # is a 409, as for a file sent with the wrong messageType.
+                raise Conflict(
+                    "A text message cannot be blank", fields={"content": ["Must not be blank."]}
+                )
             await change_store.record_edit(conn, row)
             await change_store.edit_message(conn, message_id, content, html)
             return True
