@@ -17,8 +17,10 @@ from aiohttp import web
 
 from chat_server import webui
 from chat_server.api import (
+    asyncapi,
     auth,
     direct,
+    events_page,
     files,
     health,
     message_changes,
@@ -97,7 +99,19 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, message_changes, direct, files, health, openapi):
+    for module in (
+        auth,
+        users,
+        rooms,
+        messages,
+        message_changes,
+        direct,
+        files,
+        health,
+        openapi,
+        asyncapi,
+        events_page,
+    ):
         app.add_routes(module.routes)
     webui.add_routes(app)
     setup_cors(app, config)
