@@ -141,3 +141,25 @@ async def test_a_deleted_messages_file_is_no_longer_readable_through_it(server, 
     assert await read_file(http, server, alice, doc["url"]) == 404
     # Its owner still has it (and may share it again).
     assert await read_file(http, server, bob, doc["url"]) == 200
+
+
+async def test_a_files_caption_may_be_emptied_but_the_file_stays(server, http, register):
+    alice = await register(server)
+    room = await create_room(http, server, alice)
+    doc = await upload_text(http, server, alice, b"agenda\n")
+    status, body = await api(
+        http,
+        server,
+        "POST",
+        f"/api/rooms/{room['id']}/messages",
+        alice,
+        json={"fileId": doc["id"], "messageType": "file", "content": "agenda attached"},
+    )
+    assert status == 201, body
+
+    status, body = await edit(http, server, alice, body["message"], "")
+
+    assert status == 200, body
+    assert body["message"]["content"] == ""
+    assert body["message"]["fileId"] == doc["id"]
+    assert body["message"]["file"]["url"] == doc["url"]

@@ -156,3 +156,25 @@ async def test_sync_recovers_the_changes_made_while_away(server, http, register,
     # A sync without `changes` answers as before.
     ack = await call(sock, "sync", {"rooms": {}})
     assert ack == {"ok": True, "rooms": {}, "errors": {}}
+
+
+async def test_sync_pages_the_changes_of_a_busy_room(server, http, register, sio_connect):
+    alice = await register(server)
+    room = await create_room(http, server, alice)
+    page = 100  # services/messages.py SYNC_PAGE_SIZE
+    posted = [await post_message(http, server, alice, room["id"], f"m{i}") for i in range(page + 1)]
+    for message in posted:
+        status, body = await edit(http, server, alice, message, message["content"] + "!")
+        assert status == 200, body
+    sock = await sio_connect(server, alice.access_token)
+
+    ack = await call(sock, "sync", {"rooms": {}, "changes": {room["id"]: 0}})
+
+    first = ack["changes"][room["id"]]
+    assert first["hasMore"] is True
+    assert [m["id"] for m in first["messages"]] == [m["id"] for m in posted[:page]]
+    assert first["changeSeq"] == first["messages"][-1]["changeSeq"] == page
+    ack = await call(sock, "sync", {"rooms": {}, "changes": {room["id"]: first["changeSeq"]}})
+    rest = ack["changes"][room["id"]]
+    assert [m["id"] for m in rest["messages"]] == [posted[page]["id"]]
+    assert rest == {"messages": rest["messages"], "changeSeq": page + 1, "hasMore": False}
