@@ -224,13 +224,6 @@ class ChangedMessageEnvelopeSchema(CamelSchema):
     message = fields.Nested(ChangedMessageSchema, required=True)
 
 
-class MessageUpdatedSchema(CamelSchema):
-    """`message_updated`: a message of one of the caller's rooms changed."""
-
-    message = fields.Nested(ChangedMessageSchema, required=True)
-    change_seq = _int(metadata={"description": "The room's change number of this change"})
-
-
 class MessageVersionSchema(CamelSchema):
     """An earlier version of an edited message."""
 
@@ -510,3 +503,14 @@ class ServerShutdownSchema(CamelSchema):
     reconnect_after_ms = _int(
         metadata={"description": "Wait this long (jitter) before reconnecting"}
     )
+
+
+# -- messages that change (docs/contract.md §12) -------------------------------------------
+
+
+class MessageUpdatedSchema(CamelSchema):
+    """`message_updated`: a message's whole current state after a change (in a direct room
+    with the DM fields), and the room's change number of that change (gap-free per room)."""
+
+    message = fields.Nested(ChangedMessageSchema, required=True)
+    change_seq = _int(metadata={"description": "The room's change counter of this change"})
