@@ -16,7 +16,19 @@ import structlog
 from aiohttp import web
 
 from chat_server import webui
-from chat_server.api import auth, direct, files, health, messages, openapi, rooms, users
+from chat_server.api import (
+    auth,
+    direct,
+    files,
+    health,
+    messages,
+    openapi,
+    pins,
+    reactions,
+    rooms,
+    threads,
+    users,
+)
 from chat_server.api.cors import setup_cors
 from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, SIO, STATE
 from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
@@ -35,9 +47,11 @@ from chat_server.realtime.server import create_socket_server
 from chat_server.redis_pool import redis_client
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
+from chat_server.services.changes import MessageChanges
 from chat_server.services.direct import DirectService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
+from chat_server.services.pins import PinService
 from chat_server.services.posting import MessageWriter
 from chat_server.services.presence import (
     MemoryPresenceRegistry,
@@ -45,6 +59,7 @@ from chat_server.services.presence import (
     RedisPresenceRegistry,
 )
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reactions import ReactionService
 from chat_server.services.reads import ReadService
 from chat_server.services.registry import Services
 from chat_server.services.rooms import RoomService
@@ -85,7 +100,19 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, direct, files, health, openapi):
+    for module in (
+        auth,
+        users,
+        rooms,
+        messages,
+        threads,
+        reactions,
+        pins,
+        direct,
+        files,
+        health,
+        openapi,
+    ):
         app.add_routes(module.routes)
     webui.add_routes(app)
     setup_cors(app, config)
@@ -172,6 +199,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         )
         typing = TypingService(publisher, pool)
         store = MessageWriter(pool, limiter, typing)
+        changes = MessageChanges(pool, publisher)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,
@@ -197,6 +225,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             presence=presence,
             typing=typing,
             limiter=limiter,
+            reactions=ReactionService(pool, changes),
+            pins=PinService(pool, changes),
         )
         log.info("services_ready", instance=config.instance_id)
         yield

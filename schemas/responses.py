@@ -453,3 +453,28 @@ class ServerShutdownSchema(CamelSchema):
     reconnect_after_ms = _int(
         metadata={"description": "Wait this long (jitter) before reconnecting"}
     )
+
+
+# -- messages that change: reactions, pins, threads (docs/contract.md §12) -----------------
+
+
+class MessageUpdatedSchema(CamelSchema):
+    """`message_updated`: a message's whole current state after a change, and the room's
+    change number of that change (gap-free per room)."""
+
+    message = fields.Nested(MessageSchema, required=True)
+    change_seq = _int(metadata={"description": "The room's change counter of this change"})
+
+
+class MessageListSchema(CamelSchema):
+    """A room's pinned messages, newest pin first."""
+
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+
+
+class ThreadPageSchema(CamelSchema):
+    """A thread: its root's current state and a page of its replies in seq order."""
+
+    root = fields.Nested(MessageSchema, required=True)
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    has_more = fields.Boolean(required=True)

@@ -51,6 +51,14 @@ from schemas.messages import (
     SendMessageSchema,
     SyncSchema,
 )
+from schemas.reactions import (
+    MessagePathSchema,
+    MessageRefSchema,
+    PinPathSchema,
+    ReactionEventSchema,
+    ReactionPathSchema,
+    ThreadQuerySchema,
+)
 from schemas.rooms import (
     CreateRoomSchema,
     InviteSchema,
@@ -468,6 +476,80 @@ OPERATIONS: tuple[Op, ...] = (
         auth=False,
         path_schema=VendorPathSchema,
     ),
+    # -- messages that change: reactions, pins, threads (docs/contract.md §12) -----------
+    Op(
+        "put",
+        "/api/rooms/{id}/messages/{messageId}/reactions/{emoji}",
+        "React to a message (idempotent; HTTP fallback of add_reaction)",
+        "messages",
+        {200: r.MessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=ReactionPathSchema,
+        description="`emoji` is exactly one Unicode emoji, percent-encoded in the path "
+        "(ZWJ sequences, skin tones and flags are one emoji; an unqualified one such as "
+        "U+2764 is stored fully qualified, U+2764 U+FE0F); anything else is a 400. Answers "
+        "the message's current state; reacting again changes nothing. The room gets "
+        "`message_updated` when it changed. 403/404 as for sending (not a member, or "
+        "blocked in the DM); 409 for a deleted message, or a 51st different emoji.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/messages/{messageId}/reactions/{emoji}",
+        "Take one's reaction back (idempotent; HTTP fallback of remove_reaction)",
+        "messages",
+        {200: r.MessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=ReactionPathSchema,
+        description="Answers the message's current state; removing a reaction one does "
+        "not have changes nothing. The room gets `message_updated` when it changed.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/messages/{messageId}/thread",
+        "A thread: its root and a page of replies",
+        "messages",
+        {200: r.ThreadPageSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=MessagePathSchema,
+        query=ThreadQuerySchema,
+        description="For readers of the room. Replies after seq `after` in seq order. "
+        "Reply with `POST /api/rooms/{id}/messages` and `threadId`. 404 when the message "
+        "is not in the room; 409 when it is itself a reply (its `threadId` is the root).",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/pins",
+        "A room's pinned messages, newest pin first",
+        "messages",
+        {200: r.MessageListSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        description="For readers of the room; at most 100 (a room holds no more). "
+        "Deleted messages are not listed.",
+    ),
+    Op(
+        "put",
+        "/api/rooms/{id}/pins/{messageId}",
+        "Pin a message (idempotent; HTTP fallback of pin_message)",
+        "messages",
+        {200: r.MessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=PinPathSchema,
+        description="Members may pin. Answers the message's current state; the room gets "
+        "`message_updated` when it changed. 409 for a deleted message, or when the room "
+        "already holds 100 pinned messages.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/pins/{messageId}",
+        "Unpin a message (idempotent; HTTP fallback of unpin_message)",
+        "messages",
+        {200: r.MessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=PinPathSchema,
+        description="Members may unpin. Answers the message's current state; the room "
+        "gets `message_updated` when it changed.",
+    ),
 )
 
 # -- Socket.IO events (docs/contract.md §6) ------------------------------------------------
@@ -572,6 +654,33 @@ CLIENT_EVENTS: tuple[ClientEvent, ...] = (
         SyncSchema,
         r.SyncAckSchema,
     ),
+    ClientEvent(
+        "add_reaction",
+        "React to a message with one emoji (idempotent); the room gets `message_updated` "
+        "when it changed. Refused like send_message for non-members and blocked senders; "
+        "`conflict` for a deleted message or a 51st different emoji.",
+        ReactionEventSchema,
+        _MessageAck,
+    ),
+    ClientEvent(
+        "remove_reaction",
+        "Take one's reaction back (idempotent); the room gets `message_updated` when it changed.",
+        ReactionEventSchema,
+        _MessageAck,
+    ),
+    ClientEvent(
+        "pin_message",
+        "Pin a message (members; idempotent); the room gets `message_updated` when it "
+        "changed. `conflict` for a deleted message or a room with 100 pins.",
+        MessageRefSchema,
+        _MessageAck,
+    ),
+    ClientEvent(
+        "unpin_message",
+        "Unpin a message (members; idempotent); the room gets `message_updated` when it changed.",
+        MessageRefSchema,
+        _MessageAck,
+    ),
 )
 
 SERVER_EVENTS: tuple[ServerEvent, ...] = (
@@ -589,6 +698,12 @@ SERVER_EVENTS: tuple[ServerEvent, ...] = (
         "new_dm",
         "A direct message to or from the caller (also on connect for DMs received while offline).",
         r.DirectMessageEnvelopeSchema,
+    ),
+    ServerEvent(
+        "message_updated",
+        "A message of one of the caller's rooms changed (reaction, pin, thread reply "
+        "count...): its whole current state, and the room's change number (gap-free).",
+        r.MessageUpdatedSchema,
     ),
     ServerEvent("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
     ServerEvent("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),

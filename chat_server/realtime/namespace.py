@@ -38,6 +38,7 @@ from chat_server.services.registry import Services
 from schemas import load
 from schemas.auth import AuthenticateSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
+from schemas.reactions import MessageRefSchema, ReactionEventSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
 log = structlog.get_logger(__name__)
@@ -142,6 +143,8 @@ _SYNC = SyncSchema()
 _ROOM_EVENT = RoomEventSchema()
 _TYPING = TypingSchema()
 _MARK_READ = MarkReadSchema()
+_REACTION = ReactionEventSchema()
+_MESSAGE_REF = MessageRefSchema()
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -343,6 +346,25 @@ class ChatNamespace(socketio.AsyncNamespace):
             other_user_id=data.get("user_id"),
         )
 
+    # docs/contract.md §12: each answers the message's current state (a no-op too).
+    @event(_REACTION)
+    async def on_add_reaction(self, sid: str, state: SocketState, d: dict[str, Any]) -> Any:
+        r = self.services.reactions
+        return {"message": await r.add(_who(state).user_id, *_ref(d), d["emoji"])}
+
+    @event(_REACTION)
+    async def on_remove_reaction(self, sid: str, state: SocketState, d: dict[str, Any]) -> Any:
+        r = self.services.reactions
+        return {"message": await r.remove(_who(state).user_id, *_ref(d), d["emoji"])}
+
+    @event(_MESSAGE_REF)
+    async def on_pin_message(self, sid: str, state: SocketState, d: dict[str, Any]) -> Any:
+        return {"message": await self.services.pins.pin(_who(state).user_id, *_ref(d))}
+
+    @event(_MESSAGE_REF)
+    async def on_unpin_message(self, sid: str, state: SocketState, d: dict[str, Any]) -> Any:
+        return {"message": await self.services.pins.unpin(_who(state).user_id, *_ref(d))}
+
     def session_sids(self, session_id: str) -> list[str]:
         """This instance's sockets of one login session (a logout disconnects them)."""
         return [
@@ -457,6 +479,11 @@ def _contains_binary(value: Any) -> bool:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return False
+
+
+def _ref(data: dict[str, Any]) -> tuple[Any, Any]:
+    """(roomId, messageId) of a message event."""
+    return data["room_id"], data["message_id"]
 
 
 def _who(state: SocketState) -> Principal:

@@ -15,13 +15,14 @@ inside its single SQL statement and comes here only to explain a refusal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Forbidden, NotFound
+from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.store import direct as direct_store
 from chat_server.store import rooms as room_store
 
@@ -75,3 +76,14 @@ async def require_member(conn: asyncpg.Connection, room_id: UUID, user_id: UUID)
     if room["kind"] == "private" and await room_store.get_invite(conn, room_id, user_id) is None:
         raise NotFound("Room not found")
     raise Forbidden("Join the room first")
+
+
+# What adding to a deleted message (a reaction, a pin, a reply) is told: 409, the state of
+# the message does not allow it. Taking a reaction or a pin back is never refused.
+DELETED_MESSAGE = "This message was deleted"
+
+
+def refuse_deleted(message: Mapping[str, Any]) -> None:
+    """Raise Conflict when the (locked) message row is a tombstone."""
+    if message.get("deleted_at") is not None:
+        raise Conflict(DELETED_MESSAGE)
