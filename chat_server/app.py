@@ -17,8 +17,10 @@ from aiohttp import web
 
 from chat_server import webui
 from chat_server.api import (
+    asyncapi,
     auth,
     direct,
+    events_page,
     files,
     health,
     messages,
@@ -112,6 +114,8 @@ def create_app(config: Config) -> web.Application:
         files,
         health,
         openapi,
+        asyncapi,
+        events_page,
     ):
         app.add_routes(module.routes)
     webui.add_routes(app)
