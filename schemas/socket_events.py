@@ -81,7 +81,8 @@ EVENTS: tuple[SocketEvent, ...] = (
     _client(
         "send_message",
         "Store a message in a room the caller belongs to; the room "
-        "gets `new_message`. A retry with the same clientMsgId returns the original.",
+        "gets `new_message`. A retry with the same clientMsgId returns the original. With "
+        "`threadId`, a reply: the root's new reply count follows as `message_updated`.",
         SendMessageSchema,
         _MessageAck,
     ),

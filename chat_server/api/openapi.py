@@ -349,7 +349,9 @@ OPERATIONS: tuple[Op, ...] = (
         description="201 when stored; 200 with the original when `clientMsgId` was already "
         "used for this room (an idempotent retry). 403 in a public room not joined, or in a "
         "direct conversation whose other member blocked the caller. 409 when `messageType` "
-        "does not fit the file (image for images, file for the rest).",
+        "does not fit the file (image for images, file for the rest). With `threadId` it is "
+        "a reply: 404 when that is no message of the room, 409 when it is a reply itself "
+        "or deleted; the root's new reply count is announced as `message_updated`.",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
     # -- direct messages ---------------------------------------------------------------
