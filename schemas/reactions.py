@@ -74,16 +74,18 @@ class ReactionEventSchema(MessageRefSchema):
     emoji = Emoji(required=True)
 
 
-class MessagePathSchema(CamelSchema):
-    """/api/rooms/{id}/messages/{messageId}/..."""
+class ThreadPathSchema(CamelSchema):
+    """/api/rooms/{id}/messages/{messageId}/thread"""
 
     id = fields.UUID(required=True)
     message_id = fields.UUID(required=True)
 
 
-class ReactionPathSchema(MessagePathSchema):
+class ReactionPathSchema(CamelSchema):
     """/api/rooms/{id}/messages/{messageId}/reactions/{emoji} (the emoji percent-encoded)."""
 
+    id = fields.UUID(required=True)
+    message_id = fields.UUID(required=True)
     emoji = Emoji(required=True)
 
 

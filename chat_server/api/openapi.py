@@ -47,9 +47,9 @@ from schemas.messages import (
     PostMessageSchema,
 )
 from schemas.reactions import (
-    MessagePathSchema,
     PinPathSchema,
     ReactionPathSchema,
+    ThreadPathSchema,
     ThreadQuerySchema,
 )
 from schemas.rooms import (
@@ -501,7 +501,7 @@ OPERATIONS: tuple[Op, ...] = (
         "messages",
         {200: r.ThreadPageSchema},
         (400, 401, 403, 404, 409, 503),
-        path_schema=MessagePathSchema,
+        path_schema=ThreadPathSchema,
         query=ThreadQuerySchema,
         description="For readers of the room. Replies after seq `after` in seq order. "
         "Reply with `POST /api/rooms/{id}/messages` and `threadId`. 404 when the message "

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from chat_server.api import deps
 from chat_server.api.keys import SERVICES
-from schemas.reactions import MessagePathSchema, ThreadQuerySchema
+from schemas.reactions import ThreadPathSchema, ThreadQuerySchema
 
 routes = web.RouteTableDef()
 
@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/rooms/{id}/messages/{messageId}/thread")
 async def thread(request: web.Request) -> web.Response:
     who = await deps.principal(request)
-    p = deps.path(request, MessagePathSchema())
+    p = deps.path(request, ThreadPathSchema())
     q = deps.query(request, ThreadQuerySchema())
     page = await request.app[SERVICES].messages.thread(
         user_id=who.user_id,
