@@ -23,6 +23,7 @@ from chat_server.api import (
     events_page,
     files,
     health,
+    message_changes,
     messages,
     openapi,
     pins,
@@ -51,6 +52,7 @@ from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
 from chat_server.services.changes import MessageChanges
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
 from chat_server.services.pins import PinService
@@ -110,6 +112,7 @@ def create_app(config: Config) -> web.Application:
         threads,
         reactions,
         pins,
+        message_changes,
         direct,
         files,
         health,
@@ -218,6 +221,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             rooms=RoomService(pool, publisher, presence, typing, limiter),
             messages=MessageService(pool, publisher, store, limiter),
             direct=DirectService(pool, publisher, store, presence),
+            edits=EditService(pool, changes, limiter),
             files=FileService(
                 pool,
                 limiter,
@@ -229,8 +233,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             presence=presence,
             typing=typing,
             limiter=limiter,
-            reactions=ReactionService(pool, changes),
-            pins=PinService(pool, changes),
+            reactions=ReactionService(pool, changes, limiter),
+            pins=PinService(pool, changes, limiter),
         )
         log.info("services_ready", instance=config.instance_id)
         yield

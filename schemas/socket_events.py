@@ -20,6 +20,7 @@ from marshmallow import Schema, fields
 
 from schemas import responses as r
 from schemas.auth import AuthenticateSchema
+from schemas.changes import DeleteMessageSchema, EditMessageSchema
 from schemas.common import CamelSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.reactions import MessageRefSchema, ReactionEventSchema
@@ -137,9 +138,25 @@ EVENTS: tuple[SocketEvent, ...] = (
     _client(
         "sync",
         "After a reconnect: the messages after each room's last seen seq "
-        "(bounded, with hasMore) and unread counts. Rate limited per user.",
+        "(bounded, with hasMore) and unread counts; with `changes` {roomId: "
+        "lastChangeSeq}, also the messages changed since (docs/contract.md §12), in "
+        "changeSeq order with a `changeSeq` cursor and `hasMore`. Rate limited per user.",
         SyncSchema,
         r.SyncAckSchema,
+    ),
+    _client(
+        "edit_message",
+        "Edit one's own message (same rules as sending; no file); the room gets "
+        "`message_updated`. The same text again changes nothing.",
+        EditMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    _client(
+        "delete_message",
+        "Delete a message (its author, or a room owner or admin): it becomes a tombstone "
+        "and the room gets `message_updated`. Deleting again answers the tombstone.",
+        DeleteMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
     ),
     # Messages that change (docs/contract.md §12): each answers the message's current state.
     _client(
@@ -148,13 +165,13 @@ EVENTS: tuple[SocketEvent, ...] = (
         "when it changed. Refused like send_message for non-members and blocked senders; "
         "`conflict` for a deleted message or a 51st different emoji.",
         ReactionEventSchema,
-        _MessageAck,
+        r.ChangedMessageEnvelopeSchema,
     ),
     _client(
         "remove_reaction",
         "Take one's reaction back (idempotent); the room gets `message_updated` when it changed.",
         ReactionEventSchema,
-        _MessageAck,
+        r.ChangedMessageEnvelopeSchema,
     ),
     _client(
         "pin_message",
@@ -162,13 +179,13 @@ EVENTS: tuple[SocketEvent, ...] = (
         "has pins over REST only); the room gets `message_updated` when it changed. "
         "`conflict` for a deleted message or a room with 100 pins.",
         MessageRefSchema,
-        _MessageAck,
+        r.ChangedMessageEnvelopeSchema,
     ),
     _client(
         "unpin_message",
         "Unpin a message (members; idempotent); the room gets `message_updated` when it changed.",
         MessageRefSchema,
-        _MessageAck,
+        r.ChangedMessageEnvelopeSchema,
     ),
     # -- server -> client ----------------------------------------------------------------
     _server("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
@@ -188,9 +205,10 @@ EVENTS: tuple[SocketEvent, ...] = (
     ),
     _server(
         "message_updated",
-        "A message of one of the caller's rooms changed (a reaction, a pin, a thread's reply "
-        "count...): its whole current state, and the room's change number of the change "
-        "(gap-free per room; a jump means a missed change).",
+        "A message of one of the caller's rooms changed (edited, deleted, a reaction, a "
+        "pin, a thread's reply count): the whole current message (clients replace their "
+        "copy by id; in a direct room with the DM fields) and the room's change number of "
+        "this change (gap-free per room: a jump means a missed change).",
         r.MessageUpdatedSchema,
     ),
     _server("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),

@@ -1,5 +1,5 @@
 """Helpers for the reaction, pin and thread tests (docs/contract.md §12): REST calls on a
-message, a room's change counter, and a tombstone for the refusals."""
+message, a room's change counter, and a tombstone (a real delete) for the refusals."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from chat_server.api.keys import POOL
 from tests.chat_helpers import api
 from tests.conftest import LiveServer, TestUser
+from tests.edit_helpers import delete
 
 
 def reaction_path(room_id: str, message_id: str, emoji: str) -> str:
@@ -34,11 +34,10 @@ async def react(
 async def room_change_seq(
     http: aiohttp.ClientSession, server: LiveServer, user: TestUser, room_id: str
 ) -> int:
-    """Where the room's change counter stands (read from the database: room summaries carry
-    it as `changeSeq` once the recovery work of the edits branch lands)."""
-    async with server.app[POOL].acquire() as conn:
-        value = await conn.fetchval("SELECT last_change_seq FROM rooms WHERE id = $1", room_id)
-    return int(value)
+    """Where the room's change feed stands (the room summary's `changeSeq`)."""
+    status, body = await api(http, server, "GET", f"/api/rooms/{room_id}", user)
+    assert status == 200, body
+    return int(body["changeSeq"])
 
 
 async def history_message(
@@ -59,12 +58,10 @@ async def history_message(
     return found  # type: ignore[no-any-return]
 
 
-async def make_tombstone(server: LiveServer, message: dict[str, Any]) -> None:
-    """Turn a message into a tombstone as a delete leaves it (set-up only: deleting is the
-    edits branch's operation, tested there through the real interface)."""
-    async with server.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE messages SET deleted_at = now(), content = '', content_html = '',"
-            " reactions = '[]' WHERE id = $1",
-            message["id"],
-        )
+async def make_tombstone(
+    http: aiohttp.ClientSession, server: LiveServer, author: TestUser, message: dict[str, Any]
+) -> None:
+    """Delete a message through the real DELETE (it stays as a tombstone)."""
+    status, body = await delete(http, server, author, message)
+    assert status == 200, body
+    assert body["message"]["deletedAt"], body

@@ -19,6 +19,7 @@ from chat_server.errors import Conflict
 from chat_server.services import wire
 from chat_server.services.access import may_post, refuse_deleted
 from chat_server.services.changes import MessageChanges
+from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.rooms import readable_room
 from chat_server.store import pins as pin_store
 
@@ -30,9 +31,10 @@ MAX_PINS_PER_ROOM = 100
 class PinService:
     """Pinned messages of a room."""
 
-    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges):
+    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges, limiter: RateLimiter):
         self._pool = pool
         self._changes = changes
+        self._limiter = limiter
 
     async def pin(self, user_id: str, room_id: UUID, message_id: UUID) -> dict[str, Any]:
         uid = UUID(user_id)
@@ -67,6 +69,7 @@ class PinService:
         return {"messages": [wire.message(r) for r in rows]}
 
     async def _check(self, room_id: UUID, user_id: UUID) -> None:
-        """The posting rule before the changing transaction (see ReactionService._check)."""
+        """The rate limit and the posting rule first (see ReactionService._check)."""
+        await self._limiter.hit("messages", str(user_id))
         async with self._pool.acquire() as conn:
             await may_post(conn, room_id, user_id)

@@ -19,6 +19,7 @@ import asyncpg
 from chat_server.errors import Conflict
 from chat_server.services.access import may_post, refuse_deleted
 from chat_server.services.changes import MessageChanges
+from chat_server.services.ratelimit import RateLimiter
 from chat_server.store import reactions as reaction_store
 
 # docs/contract.md §12: a bound on what one message carries (and on its row's size).
@@ -30,9 +31,10 @@ MAX_REACTOR_IDS = 50
 class ReactionService:
     """One user's reactions on the messages of rooms they may post in."""
 
-    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges):
+    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges, limiter: RateLimiter):
         self._pool = pool
         self._changes = changes
+        self._limiter = limiter
 
     async def add(
         self, user_id: str, room_id: UUID, message_id: UUID, emoji: str
@@ -73,8 +75,11 @@ class ReactionService:
         return await self._changes.apply(room_id, message_id, mutate)
 
     async def _check(self, room_id: UUID, user_id: UUID) -> None:
-        """The posting rule before the changing transaction, so that a refused caller never
-        takes the room's lock nor learns whether a message exists there (`mutate` checks it
-        again under the lock: membership may change in between)."""
+        """Count the request against the user's `messages` limit (a change reaches every
+        member like a message does: edits count too), and apply the posting rule before
+        the changing transaction, so that a refused caller never takes the room's lock nor
+        learns whether a message exists there (`mutate` checks it again under the lock:
+        membership may change in between)."""
+        await self._limiter.hit("messages", str(user_id))
         async with self._pool.acquire() as conn:
             await may_post(conn, room_id, user_id)

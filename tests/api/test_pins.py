@@ -108,11 +108,11 @@ async def test_a_deleted_message_cannot_be_pinned_nor_is_listed(server, http, re
     for message in (gone, kept):
         status, body = await api(http, server, "PUT", pin_path(message), alice)
         assert status == 200, body
-    await make_tombstone(server, gone)
+    await make_tombstone(http, server, alice, gone)
     assert await pinned_ids(http, server, alice, room["id"]) == [kept["id"]]
 
     other = await post_message(http, server, alice, room["id"], "to delete unpinned")
-    await make_tombstone(server, other)
+    await make_tombstone(http, server, alice, other)
     before = await room_change_seq(http, server, alice, room["id"])
     status, body = await api(http, server, "PUT", pin_path(other), alice)
     assert status == 409, body

@@ -189,7 +189,7 @@ async def test_a_blocked_user_cannot_react_in_the_blockers_dm(server, http, regi
 async def test_a_deleted_message_takes_no_reactions(server, http, register):
     alice = await register(server)
     msg = await post_message(http, server, alice, LOBBY_ID, "soon gone")
-    await make_tombstone(server, msg)
+    await make_tombstone(http, server, alice, msg)
     before = await room_change_seq(http, server, alice, LOBBY_ID)
 
     status, body = await react(http, server, alice, msg, THUMBS)

@@ -100,7 +100,7 @@ async def test_what_cannot_be_a_root_is_refused_and_nothing_is_stored(server, ht
     a_reply = body["message"]
     elsewhere = await post_message(http, server, alice, LOBBY_ID, "in the lobby")
     gone = await post_message(http, server, alice, room["id"], "deleted")
-    await make_tombstone(server, gone)
+    await make_tombstone(http, server, alice, gone)
     last_seq = gone["seq"]
     changes = await room_change_seq(http, server, alice, room["id"])
 

@@ -27,6 +27,7 @@ from tests.chat_helpers import (
     wait_match,
 )
 from tests.conftest import LOBBY_ID
+from tests.edit_helpers import changes as change_feed
 
 THUMBS = "\U0001f44d"
 FAMILY = "\U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
@@ -180,3 +181,9 @@ async def test_twenty_clients_toggling_one_reaction_end_with_the_right_count(
     last = max(events, key=lambda e: e["changeSeq"])
     assert last["message"]["reactions"] == current["reactions"]
     assert current["changeSeq"] == start + changes
+    # A client that missed them all recovers the final state from the change feed, once.
+    status, feed = await change_feed(http, server, watcher, LOBBY_ID, start)
+    assert status == 200, feed
+    assert [m["id"] for m in feed["messages"]] == [msg["id"]]
+    assert feed["messages"][0]["reactions"] == current["reactions"]
+    assert feed["changeSeq"] == start + changes
