@@ -117,7 +117,10 @@ def _plots(runs: list[dict[str, Any]]) -> dict[str, str] | None:
             "steps" in (r or {}) and r.get("steps") for r in res.values()
         ) and not key.startswith("api"):
             fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-            # A changes run has a second series per target: its reaction steps.
+            # A changes run has a second series per target, its reaction steps, and is
+            # about acks/s (its deliveries/s only follow the rate and the room's size).
+            changes = any((r or {}).get("reaction_steps") for r in res.values())
+            per_s = "acks_per_s" if changes else "deliveries_per_s"
             series = [(name, (r or {}).get("steps") or []) for name, r in res.items()] + [
                 (f"{name} reactions", r["reaction_steps"])
                 for name, r in res.items()
@@ -137,9 +140,7 @@ def _plots(runs: list[dict[str, Any]]) -> dict[str, str] | None:
                         color=c,
                         label=f"{name} {q}",
                     )
-                ax2.plot(
-                    x, [s["deliveries_per_s"] for s in steps], "-", marker="o", color=c, label=name
-                )
+                ax2.plot(x, [s[per_s] for s in steps], "-", marker="o", color=c, label=name)
             ax1.axhline(100, color="grey", lw=0.8)
             ax1.set_yscale("log")
             ax1.set_xlabel("sent msgs/s")
@@ -147,8 +148,8 @@ def _plots(runs: list[dict[str, Any]]) -> dict[str, str] | None:
             ax1.set_title(f"{key}: latency percentiles vs rate")
             ax1.legend(fontsize=7, ncol=3)
             ax2.set_xlabel("sent msgs/s")
-            ax2.set_ylabel("deliveries/s")
-            ax2.set_title(f"{key}: deliveries/s vs rate")
+            ax2.set_ylabel(per_s.replace("_per_s", "/s"))
+            ax2.set_title(f"{key}: {per_s.replace('_per_s', '/s')} vs rate")
             ax2.legend(fontsize=8)
             fig.tight_layout()
             # Repeats of one tag (probes, A/B pairs) keep their time in the plot's name.

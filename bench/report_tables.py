@@ -163,11 +163,12 @@ def changes_md(run: dict[str, Any]) -> list[str]:
     """Per rate: the send step, the reaction step and their ratio (bench.scenarios.changes)."""
     p = run["params"]
     room = (
-        f"the lobby ({p['members']:,} connected)" if p.get("lobby") else f"{p['members']:,} members"
+        f"in the lobby ({p['members']:,} of its members connected)"
+        if p.get("lobby")
+        else f"in one room of {p['members']:,} members"
     )
     lines = [
-        f"### changes: reactions vs new messages, one room of {room}, "
-        f"{p['senders']} senders — `{run['_file']}`",
+        f"### changes: reactions vs new messages {room}, {p['senders']} senders — `{run['_file']}`",
         "",
         *([f"_{run['note']}_", ""] if run.get("note") else []),
         "| rate /s | event | acks/s | ack p50 ms | ack p99 ms | delivery p50 ms | p99 ms "
@@ -205,6 +206,22 @@ def changes_md(run: dict[str, Any]) -> list[str]:
                     f"| {fmt(pr['delivery_p99'], 2)} | last {fmt(pr['last_recipient_p50'], 2)} | | "
                     f"| {fmt(pr['server_cpu_ms_per_event'], 2)} | | |"
                 )
+    waits = [
+        f"{fmt(s['rate'], 0)}/s {s.get('kind', '')}: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in s["pg_waits"]["mean_backends"].items())
+        for r in run["results"].values()
+        for s in [*(r.get("steps") or []), *(r.get("reaction_steps") or [])]
+        if s.get("pg_waits")
+    ]
+    if waits:
+        lines += [
+            "",
+            "The bench database's backends during each step (mean over `pg_stat_activity` "
+            "samples; `Lock:transactionid`: waiting for another transaction's row lock; "
+            "`cpu:-`: running, no wait):",
+            "",
+            *(f"- {w}" for w in waits),
+        ]
     lines += [
         "",
         "Acks/s: acked events over the time from the first send to the last ack (at least the "

@@ -38,6 +38,7 @@ from typing import Any
 from bench import fixtures
 from bench.common import RESULTS_DIR, log, machine, save_result
 from bench.loadgen.pool import LoadGen
+from bench.pgwaits import PgWaits
 from bench.scenarios.options import step_options, target_names, target_options
 from bench.scenarios.plans import Plan, rooms_plan
 from bench.scenarios.profile import top_costs
@@ -73,6 +74,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="messages each reaction step toggles on (default %(default)s)",
     )
     p.add_argument("--emoji", default=DEFAULT_EMOJI)
+    p.add_argument(
+        "--pg-waits",
+        action="store_true",
+        help="sample what the bench database's backends wait on during each step",
+    )
     step_options(p, "50,100,200,400", 10.0)
     p.set_defaults(fn=run)
 
@@ -127,6 +133,8 @@ def _log_step(target: Target, kind: str, step: dict[str, Any]) -> None:
         f"delivery p50/p99 {lat['p50']}/{lat['p99']} last p50 {pm['last']['p50']} "
         f"loss {step['loss']} noops {step['noop_acks']} server cpu {step['server_cpu_pct']}%"
     )
+    if step.get("pg_waits"):
+        log(f"  database backends (mean over samples): {step['pg_waits']['mean_backends']}")
 
 
 def run_pairs(
@@ -154,8 +162,12 @@ def run_pairs(
         lg.collect("wr", reset_all=True)
     fails = 0
     for i, rate in enumerate(opts.rates):
-        send = run_step(target, lg, plan, f"m{i}", rate, opts.duration, opts, pad, gen_pids, False)
+        with PgWaits(args.pg_waits) as waits:
+            send = run_step(
+                target, lg, plan, f"m{i}", rate, opts.duration, opts, pad, gen_pids, False
+            )
         send["kind"] = "send_message"
+        send["pg_waits"] = waits.result
         out["steps"].append(send)
         _log_step(target, "send_message", send)
         settle(lg, opts.settle_s)
@@ -165,20 +177,22 @@ def run_pairs(
             break
         profile = opts.profile_rate is not None and abs(rate - opts.profile_rate) < 1e-9
         duration = max(opts.duration, opts.profile_seconds + 4) if profile else opts.duration
-        react = run_step(
-            target,
-            lg,
-            plan,
-            f"r{i}",
-            rate,
-            duration,
-            opts,
-            "",
-            gen_pids,
-            profile,
-            senders=toggle_senders(plan, ids, args.emoji),
-        )
+        with PgWaits(args.pg_waits) as waits:
+            react = run_step(
+                target,
+                lg,
+                plan,
+                f"r{i}",
+                rate,
+                duration,
+                opts,
+                "",
+                gen_pids,
+                profile,
+                senders=toggle_senders(plan, ids, args.emoji),
+            )
         react["kind"] = "add/remove_reaction"
+        react["pg_waits"] = waits.result
         react["toggled_messages"] = len(ids)
         out["reaction_steps"].append(react)
         _log_step(target, "add/remove_reaction", react)
@@ -232,6 +246,7 @@ def run(args: argparse.Namespace) -> None:
             "senders": args.senders,
             "messages_toggled": args.messages,
             "emoji": args.emoji,
+            "pg_waits": args.pg_waits,
             "rates": args.rates,
             "duration_s": args.duration,
             "deflate": args.deflate,
