@@ -327,6 +327,18 @@ class ConversationListSchema(CamelSchema):
     conversations = fields.List(fields.Nested(ConversationSchema), required=True)
 
 
+# -- emoji (the web client's reaction picker) ----------------------------------------------
+
+
+class EmojiSchema(CamelSchema):
+    emoji = _str(metadata={"description": "One fully-qualified Unicode emoji."})
+    name = _str(metadata={"description": "Its English CLDR name, lower case (`thumbs up`)."})
+
+
+class EmojiListSchema(CamelSchema):
+    emoji = fields.List(fields.Nested(EmojiSchema), required=True)
+
+
 # -- operations --------------------------------------------------------------------------
 
 

@@ -460,6 +460,16 @@ OPERATIONS: tuple[Op, ...] = (
     Op("get", "/", "The web client", "web UI", {200: "text/html"}, auth=False),
     Op(
         "get",
+        "/api/emoji",
+        "Every emoji with its English name (the reaction picker's search)",
+        "web UI",
+        {200: r.EmojiListSchema},
+        auth=False,
+        description="Fully-qualified emoji without skin-tone variants, named as in Unicode "
+        "CLDR (`thumbs up`). The same for everyone; cached by browsers for a day.",
+    ),
+    Op(
+        "get",
         "/static/vendor/{name}",
         "The Socket.IO browser client (from npm)",
         "web UI",

@@ -15,6 +15,7 @@ import {
   bumpDelivered,
 } from "./state.js";
 import { markReadSoon } from "./delivery.js";
+import { noteLoaded } from "./changes.js";
 import { removeChat } from "./navigation.js";
 
 async function loadRooms() {
@@ -122,6 +123,7 @@ export async function loadInitial(chat) {
     chat.hasMore = page.hasMore;
     chat.lastSeq = Math.max(chat.lastSeq, page.lastSeq || 0);
     chat.loaded = true;
+    noteLoaded(chat, page);
   } catch (e) {
     chat.loadError = e.message;
   } finally {
