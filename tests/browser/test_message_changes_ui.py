@@ -39,9 +39,7 @@ def chip(msg: Any, emoji: str) -> Any:
     return msg.locator(f'.reaction[data-emoji="{emoji}"]')
 
 
-async def test_edit_delete_react_reply_pin_live_and_after_reload(
-    server, browser, tmp_path: Path
-):
+async def test_edit_delete_react_reply_pin_live_and_after_reload(server, browser, tmp_path: Path):
     a, b = await browser.tab(), await browser.tab()
     await sign_in_via_api(a, server, person("alice"))
     await sign_in_via_api(b, server, person("bob"))
@@ -233,7 +231,9 @@ async def test_phone_long_press_opens_actions_and_the_thread_panel_fills_the_scr
     assert panel_box and panel_box["width"] == width
     await pb.locator("#thread-input").fill("replying from my phone")
     await pb.locator("#thread-input").press("Enter")
-    await expect(panel.locator(".thread-msg[data-seq]", has_text="replying from my phone")).to_be_visible()
+    await expect(
+        panel.locator(".thread-msg[data-seq]", has_text="replying from my phone")
+    ).to_be_visible()
     await expect(hello_a.locator(".thread-link")).to_contain_text("1 reply")
     await pb.locator("#thread-close").click()
     await expect(panel).to_be_hidden()
