@@ -66,7 +66,8 @@ async function loadThread(t, chat) {
 /** The open thread's root (freshest copy) and replies in seq order, pending ones last. */
 export function threadView() {
   const t = state.thread;
-  if (!t) return null;
+  // The panel belongs to its conversation: hidden while another one is open.
+  if (!t || t.key !== state.activeKey) return null;
   const chat = state.chats.get(t.key);
   if (!chat) return null;
   const replies = new Map(t.replies);
