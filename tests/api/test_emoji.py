@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import emoji as emoji_data
 
+from schemas.responses import EmojiListSchema
+
 
 async def test_emoji_list_is_public_named_and_cached(server, http):
     # No session: the list is the same for everyone (the picker may load before sign-in).
@@ -12,6 +14,8 @@ async def test_emoji_list_is_public_named_and_cached(server, http):
         assert resp.headers["Content-Type"].startswith("application/json")
         assert resp.headers["Cache-Control"] == "public, max-age=86400"
         body = await resp.json()
+    # The shape the OpenAPI document gives it (GET /api/emoji in api/openapi.py).
+    assert EmojiListSchema().validate(body) == {}
     names = {e["emoji"]: e["name"] for e in body["emoji"]}
     # Searchable English names, as the picker's search expects them.
     assert names["👍"] == "thumbs up"

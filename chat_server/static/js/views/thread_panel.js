@@ -53,7 +53,6 @@ export function renderThreadPanel() {
   const view = threadView();
   const open = !!view;
   panel.hidden = !open;
-  document.body.classList.toggle("show-thread", open);
   const list = $("#thread-list");
   if (!open) {
     els.clear();
