@@ -5,6 +5,7 @@ after a reload, and after being offline while it happened (recovered through `sy
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,53 @@ async def test_changes_made_while_offline_show_after_reconnect(server, browser):
     await expect(chip(three_b, "👍")).to_have_attribute("data-count", "1")
     await expect(chip(three_b, "👍")).to_have_attribute("aria-pressed", "false")
     assert await pb.evaluate("window.__stillTheSamePage === true")
+
+
+async def test_a_change_that_skips_ahead_fills_the_gap(
+    server, start_server, make_config, browser, http
+):
+    alice, bob = person("alice"), person("bob")
+    a, b = await browser.tab(), await browser.tab()
+    await sign_in_via_api(a, server, alice)
+    await sign_in_via_api(b, server, bob)
+    await join_new_room(a, b, "gap")
+    pa, pb = a.page, b.page
+    room_id = await room_id_of(pa)
+    for text in ("alpha", "beta"):
+        await send(pa, text)
+        await expect(message(pb, text)).to_be_visible()
+    alpha_id = await message(pa, "alpha").get_attribute("data-id")
+
+    # Alice edits through another instance on the same database: its `message_updated`
+    # reaches nobody here, so Bob's page misses that change...
+    side = await start_server(make_config())
+    async with http.post(
+        f"{side.url}/api/auth/login", json={"email": alice.email, "password": alice.password}
+    ) as resp:
+        token = (await resp.json())["accessToken"]
+    async with http.patch(
+        f"{side.url}/api/rooms/{room_id}/messages/{alpha_id}",
+        json={"content": "alpha, edited elsewhere"},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+    await side.close()
+    await expect(message(pb, "alpha").locator(".text")).to_have_text("alpha")
+
+    # ...until the next change reaches it live with a changeSeq that skips one: the page
+    # fetches what it missed (`/changes`) without a reload.
+    beta = await msg_by_id(pa, "beta")
+    await act(pa, beta, "react")
+    await pa.locator('#emoji-picker .emoji-choice[data-emoji="👀"]').click()
+    await expect(chip(await msg_by_id(pb, "beta"), "👀")).to_have_attribute("data-count", "1")
+    await expect(message(pb, "alpha, edited elsewhere").locator("button.edited")).to_be_visible()
+
+
+async def room_id_of(page: Page) -> str:
+    route = await page.evaluate("location.hash")
+    match = re.fullmatch(r"#room/([0-9a-f-]{36})", route)
+    assert match, route
+    return match.group(1)
 
 
 async def long_press(tab: Tab, target: Any) -> None:

@@ -88,12 +88,15 @@ export function onMessageUpdated({ message, changeSeq }) {
   else chat.changeSeq = Math.max(chat.changeSeq, seq);
 }
 
-/** The first page of a conversation arrived: where its changes stand, and what waited. */
-export function noteLoaded(chat, page) {
-  // A page carries every message in its current state, so the newest change any of them
-  // shows (or the room's own counter, when the page says it) is a safe starting point:
+/**
+ * The first page of a conversation arrived: where its changes stand, and what waited.
+ * `before` is the room's changeSeq as a list reported it before the page was asked for.
+ */
+export function noteLoaded(chat, page, before = 0) {
+  // A page carries every message in its current state, so any counter read before it was
+  // asked for, and the newest change any of its messages shows, is a safe starting point:
   // changes after it to messages not loaded come with those messages when they load.
-  let top = typeof page.changeSeq === "number" ? page.changeSeq : 0;
+  let top = Math.max(before, typeof page.changeSeq === "number" ? page.changeSeq : 0);
   for (const m of chat.messages) top = Math.max(top, changeOf(m));
   chat.changeSeq = Math.max(chat.changeSeq, top);
   const waiting = chat.pendingChanges || [];

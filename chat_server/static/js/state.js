@@ -88,7 +88,7 @@ function newChat(key, kind) {
     newFromSeq: null,
     // Changes (docs/contract.md §12): every change up to `changeSeq` is applied here;
     // changes that arrive while the first page loads wait in `pendingChanges`.
-    changeSeq: 0, pendingChanges: null,
+    changeSeq: 0, pendingChanges: null, listedChangeSeq: 0,
     // The pinned messages (id -> message) once fetched; null before.
     pins: null,
   };
@@ -120,6 +120,8 @@ export function roomChat(room) {
     chat.memberCount = room.memberCount;
     chat.counted.clear();
   }
+  // Where the room's changes stood when a list said so (a starting point for changes.js).
+  if (typeof room.changeSeq === "number") chat.listedChangeSeq = Math.max(chat.listedChangeSeq, room.changeSeq);
   if (typeof room.lastSeq === "number") {
     if (typeof room.unreadCount === "number") {
       chat.lastReadSeq = Math.max(chat.lastReadSeq, room.lastSeq - room.unreadCount);
