@@ -24,9 +24,13 @@ from chat_server.api import (
     events_page,
     files,
     health,
+    message_changes,
     messages,
     openapi,
+    pins,
+    reactions,
     rooms,
+    threads,
     users,
 )
 from chat_server.api.cors import setup_cors
@@ -47,9 +51,12 @@ from chat_server.realtime.server import create_socket_server
 from chat_server.redis_pool import redis_client
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
+from chat_server.services.changes import MessageChanges
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
+from chat_server.services.pins import PinService
 from chat_server.services.posting import MessageWriter
 from chat_server.services.presence import (
     MemoryPresenceRegistry,
@@ -57,6 +64,7 @@ from chat_server.services.presence import (
     RedisPresenceRegistry,
 )
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reactions import ReactionService
 from chat_server.services.reads import ReadService
 from chat_server.services.registry import Services
 from chat_server.services.rooms import RoomService
@@ -102,6 +110,10 @@ def create_app(config: Config) -> web.Application:
         users,
         rooms,
         messages,
+        threads,
+        reactions,
+        pins,
+        message_changes,
         direct,
         files,
         health,
@@ -196,6 +208,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         )
         typing = TypingService(publisher, pool)
         store = MessageWriter(pool, limiter, typing)
+        changes = MessageChanges(pool, publisher)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,
@@ -210,6 +223,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             rooms=RoomService(pool, publisher, presence, typing, limiter),
             messages=MessageService(pool, publisher, store, limiter),
             direct=DirectService(pool, publisher, store, presence),
+            edits=EditService(pool, changes, limiter),
             files=FileService(
                 pool,
                 limiter,
@@ -221,6 +235,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             presence=presence,
             typing=typing,
             limiter=limiter,
+            reactions=ReactionService(pool, changes, limiter),
+            pins=PinService(pool, changes, limiter),
         )
         log.info("services_ready", instance=config.instance_id)
         yield

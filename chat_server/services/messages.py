@@ -2,7 +2,8 @@
 
 Room messages and direct messages share one write path (services/posting.py,
 `MessageWriter`): per-room seq taken under the room row's lock, idempotent retries by
-clientMsgId, ack only after commit; this module then makes the one announcement.
+clientMsgId, ack only after commit; this module then makes the announcements: the new
+message, and for a thread reply the root's change (docs/contract.md §12).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import structlog
 from chat_server.errors import Conflict
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import wire
+from chat_server.services.edits import change_page
 from chat_server.services.posting import Draft, MessageWriter
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.rooms import readable_room
+from chat_server.services.threads import thread_page
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
 
@@ -43,18 +46,41 @@ class MessageService:
         """Store a message in a room the sender belongs to and announce `new_message`.
 
         Returns the message object and whether it is new (a retry is not re-announced).
+        A thread reply (`draft.thread_id`) also announces its root's change,
+        `message_updated` {message, changeSeq}, after the reply's `new_message`.
         """
-
-        row, created = await self._store.persist_in_room(draft, room_id)
-        if str(row["room_id"]) != str(room_id):
-            # The clientMsgId was first used for another room: not a retry of this send.
+        root = None
+        if draft.thread_id is not None:
+            row, created, root = await self._store.persist_reply(draft, room_id)
+        else:
+            row, created = await self._store.persist_in_room(draft, room_id)
+        if str(row["room_id"]) != str(room_id) or row.get("thread_id") != draft.thread_id:
+            # The clientMsgId was first used for another room or thread: not a retry.
             raise Conflict("clientMsgId already used for another message")
         message = wire.message(row)
         if created:
             await self._publisher.publish(
                 Event("new_message", {"message": message}, Target.room(room_id))
             )
+        if root is not None:
+            root_row, change_seq = root
+            await self._publisher.publish(
+                Event(
+                    "message_updated",
+                    {"message": wire.changed_message(root_row), "changeSeq": change_seq},
+                    Target.room(room_id),
+                )
+            )
         return message, created
+
+    async def thread(
+        self, *, user_id: str, room_id: UUID, message_id: UUID, after: int, limit: int
+    ) -> dict[str, Any]:
+        """A thread: {root, messages (replies after seq `after`), hasMore}, for readers of
+        the room."""
+        async with self._pool.acquire() as conn:
+            await readable_room(conn, room_id, UUID(user_id))
+            return await thread_page(conn, room_id, message_id, after=after, limit=limit)
 
     async def history(
         self,
@@ -73,8 +99,12 @@ class MessageService:
             room = await readable_room(conn, room_id, UUID(user_id))
             return await history_page(conn, room, limit=limit, before=before, after=after)
 
-    async def sync(self, *, user_id: str, rooms: dict[UUID, int]) -> dict[str, Any]:
-        """What the user missed in each room after the seq they last saw, plus unread counts.
+    async def sync(
+        self, *, user_id: str, rooms: dict[UUID, int], changes: dict[UUID, int] | None = None
+    ) -> dict[str, Any]:
+        """What the user missed in each room after the seq they last saw, plus unread counts;
+        with `changes` {roomId: lastChangeSeq}, also the messages changed after that change
+        number (docs/contract.md §12), one bounded page per room under `changes`.
 
         Rooms the user is not (or no longer) a member of are reported under `errors`
         rather than failing the whole sync. Each call reads up to SYNC_MAX_ROOMS rooms, so
@@ -101,7 +131,17 @@ class MessageService:
                     "lastReadSeq": membership["last_read_seq"],
                     "unread": max(room["last_seq"] - membership["last_read_seq"], 0),
                 }
-        return {"rooms": result, "errors": errors}
+            changed: dict[str, Any] = {}
+            for room_id, last_change in (changes or {}).items():
+                if await room_store.get_membership(conn, room_id, uid) is None:
+                    errors[str(room_id)] = {"code": "not_found", "message": "Room not found"}
+                    continue
+                changed[str(room_id)] = await change_page(
+                    conn, room_id, after=last_change, limit=SYNC_PAGE_SIZE
+                )
+        if changes is None:
+            return {"rooms": result, "errors": errors}
+        return {"rooms": result, "changes": changed, "errors": errors}
 
 
 async def history_page(

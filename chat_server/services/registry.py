@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from chat_server.services.auth import AuthService
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
+from chat_server.services.pins import PinService
 from chat_server.services.presence import PresenceService
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reactions import ReactionService
 from chat_server.services.reads import ReadService
 from chat_server.services.rooms import RoomService
 from chat_server.services.typing import TypingService
@@ -23,8 +26,11 @@ class Services:
     rooms: RoomService
     messages: MessageService
     direct: DirectService
+    edits: EditService
     files: FileService
     reads: ReadService
     presence: PresenceService
     typing: TypingService
     limiter: RateLimiter
+    reactions: ReactionService
+    pins: PinService

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -27,11 +28,13 @@ from tests.conftest import LOBBY_ID
 from tests.uploads_helpers import plain_png
 
 SECRET = "the launch code is 0000"
+THUMBS = "\U0001f44d"
 # Bodies for the routes that take one; ids in them are filled in per test.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/rooms/{id}/messages"): {"content": "let me in"},
     ("post", "/api/rooms/{id}/invites"): {"userId": "{me}"},
     ("post", "/api/direct-messages/{userId}"): {"content": "hi"},
+    ("patch", "/api/rooms/{id}/messages/{messageId}"): {"content": "mine now"},
 }
 
 
@@ -113,12 +116,18 @@ async def test_every_room_route_hides_private_rooms_and_dms(world):
     assert len(room_routes) >= 8
     for op in room_routes:
         answers = {}
-        for label, target in (
-            ("private room", world["room"]["id"]),
-            ("dm room", world["dm_room"]),
-            ("no such room", str(uuid.uuid4())),
+        for label, target, message_id in (
+            # Message routes get the room's real message: still nothing to learn.
+            ("private room", world["room"]["id"], world["room_message"]["id"]),
+            ("dm room", world["dm_room"], world["dm"]["id"]),
+            ("no such room", str(uuid.uuid4()), str(uuid.uuid4())),
         ):
-            ids = {"id": target, "me": mallory.id}
+            ids = {
+                "id": target,
+                "me": mallory.id,
+                "messageId": message_id,
+                "emoji": quote(THUMBS, safe=""),
+            }
             body = _fill(BODIES.get((op.method, op.path)), ids)
             status, answer = await api(
                 http, server, op.method.upper(), _fill(op.path, ids), mallory, json=body
@@ -252,6 +261,24 @@ async def test_socket_events_hide_private_rooms_and_dms(world, sio_connect):
             assert ack["ok"] is False and ack["error"]["code"] == "not_found", (event, ack)
         ack = await call(spy, "sync", {"rooms": {target: 0}})
         assert ack["ok"] is True and ack["rooms"] == {}, ack
+        assert ack["errors"][target]["code"] == "not_found"
+        # Changing a message of the room (its real one) or recovering its changes.
+        real = {world["room"]["id"]: world["room_message"], world["dm_room"]: world["dm"]}
+        message_id = real[target]["id"] if target in real else str(uuid.uuid4())
+        where = {"roomId": target, "messageId": message_id}
+        for event, payload in (
+            ("edit_message", {**where, "content": "mine now"}),
+            ("delete_message", where),
+            ("add_reaction", {**where, "emoji": THUMBS}),
+            ("remove_reaction", {**where, "emoji": THUMBS}),
+            ("pin_message", where),
+            ("unpin_message", where),
+            ("send_message", {"roomId": target, "content": "re", "threadId": message_id}),
+        ):
+            ack = await call(spy, event, payload)
+            assert ack["ok"] is False and ack["error"]["code"] == "not_found", (event, ack)
+        ack = await call(spy, "sync", {"rooms": {}, "changes": {target: 0}})
+        assert ack["ok"] is True and ack["changes"] == {}, ack
         assert ack["errors"][target]["code"] == "not_found"
     # A DM conversation mallory is not part of, named by the other person.
     for event, payload in (
