@@ -148,6 +148,33 @@ async def test_edit_delete_react_reply_pin_live_and_after_reload(server, browser
     await expect(message(pb, "a reply in the thread")).to_have_count(0)
 
 
+async def test_an_edit_in_progress_survives_a_change_to_its_message(server, browser):
+    a, b = await browser.tab(), await browser.tab()
+    await sign_in_via_api(a, server, person("alice"))
+    await sign_in_via_api(b, server, person("bob"))
+    await join_new_room(a, b, "typing")
+    pa, pb = a.page, b.page
+    await send(pa, "draft one")
+    mine = await msg_by_id(pa, "draft one")
+    await act(pa, mine, "edit")
+    box = mine.locator("textarea.edit-input")
+    await box.press("End")
+    await box.type(", half typed")
+
+    # Bob reacts meanwhile: Alice's message is drawn again, her edit box with it.
+    await act(pb, await msg_by_id(pb, "draft one"), "react")
+    await pb.locator('#emoji-picker .emoji-choice[data-emoji="🙏"]').click()
+    await expect(chip(mine, "🙏")).to_have_attribute("data-count", "1")
+
+    # What she typed is still there, and she goes on typing where she was.
+    await expect(box).to_have_value("draft one, half typed")
+    await expect(box).to_be_focused()
+    await pa.keyboard.type(" and done")
+    await pa.keyboard.press("Enter")
+    for page in (pa, pb):
+        await expect(message(page, "draft one, half typed and done")).to_be_visible()
+
+
 async def test_changes_made_while_offline_show_after_reconnect(server, browser):
     a, b = await browser.tab(), await browser.tab()
     await sign_in_via_api(a, server, person("alice"))

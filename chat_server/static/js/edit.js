@@ -17,9 +17,12 @@ import { MAX_CONTENT } from "./config.js";
 import { state, render } from "./state.js";
 import { onMessageUpdated } from "./changes.js";
 
-/** Start editing `m` of `chat` in place (one message at a time). */
-export function startEdit(chat, m) {
-  state.editing = { key: chat.key, id: m.id, saving: false };
+/**
+ * Start editing `m` of `chat` in place (one message at a time), where it was asked for:
+ * "timeline" or "thread" (a thread's root shows in both).
+ */
+export function startEdit(chat, m, where = "timeline") {
+  state.editing = { key: chat.key, id: m.id, where, saving: false };
   state.sheet = null;
   render("messages", "thread", "sheet");
 }
@@ -30,7 +33,10 @@ export function cancelEdit() {
   render("messages", "thread");
 }
 
-export const isEditing = (chat, m) => !!(state.editing && state.editing.key === chat.key && state.editing.id === m.id);
+export const isEditing = (chat, m, where) => {
+  const e = state.editing;
+  return !!(e && e.key === chat.key && e.id === m.id && e.where === where);
+};
 
 /** Save the text of the message being edited. */
 export async function saveEdit(chat, m, text) {

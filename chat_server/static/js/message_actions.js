@@ -45,9 +45,10 @@ export async function deleteMessage(chat, m) {
   }
 }
 
-export function openSheet(chat, m) {
+/** The action sheet of `m`, long-pressed in the "timeline" or the "thread" panel. */
+export function openSheet(chat, m, where = "timeline") {
   if (!live(m)) return;
-  state.sheet = { key: chat.key, id: m.id };
+  state.sheet = { key: chat.key, id: m.id, where };
   render("sheet");
 }
 
@@ -62,7 +63,7 @@ export function sheetTarget() {
   const s = state.sheet;
   const chat = s && state.chats.get(s.key);
   const m = chat && findMessage(chat, s.id);
-  return m ? { chat, m } : null;
+  return m ? { chat, m, where: s.where } : null;
 }
 
 /** A long press (touch) on a message of `root` opens its action sheet. */
@@ -83,7 +84,7 @@ function wireLongPress(root) {
       timer = null;
       const chat = state.chats.get(el.dataset.key || state.activeKey);
       const m = chat && findMessage(chat, el.dataset.id);
-      if (m) openSheet(chat, m);
+      if (m) openSheet(chat, m, root.id === "thread-list" ? "thread" : "timeline");
     }, LONG_PRESS_MS);
   });
   root.addEventListener("pointermove", (e) => {

@@ -21,7 +21,7 @@ function actionButton(name, label, onclick, extra = "") {
 }
 
 /** The actions `m` offers to this user: [{name, label, run(event)}]. */
-function actionsFor(chat, m, { inThread = false } = {}) {
+function actionsFor(chat, m, { inThread = false, where = "timeline" } = {}) {
   const out = [];
   if (canReact(chat, m)) {
     out.push({ name: "react", label: "Add reaction", run: (e) => {
@@ -30,7 +30,7 @@ function actionsFor(chat, m, { inThread = false } = {}) {
     } });
   }
   if (!inThread && canReply(chat, m)) out.push({ name: "thread", label: "Reply in thread", run: () => openThread(chat, m) });
-  if (canEdit(chat, m)) out.push({ name: "edit", label: "Edit", run: () => startEdit(chat, m) });
+  if (canEdit(chat, m)) out.push({ name: "edit", label: "Edit", run: () => startEdit(chat, m, where) });
   if (canPin(chat, m)) out.push({ name: "pin", label: m.pinned ? "Unpin" : "Pin", run: () => togglePin(chat, m) });
   if (canDelete(chat, m)) out.push({ name: "trash", label: "Delete", run: () => deleteMessage(chat, m), danger: true });
   return out;
@@ -53,9 +53,8 @@ export function renderSheet() {
     setChildren(box);
     return;
   }
-  const { chat, m } = target;
-  const inThread = !!(m.threadId);
-  const actions = actionsFor(chat, m, { inThread });
+  const { chat, m, where } = target;
+  const actions = actionsFor(chat, m, { inThread: where === "thread", where });
   setChildren(box, h("div.sheet", { role: "menu", "aria-label": "Message actions" },
     canReact(chat, m) ? h("div.sheet-reactions", null,
       QUICK_EMOJI.map((emoji) => h(`button.quick-emoji${reacted(m, emoji) ? ".mine" : ""}`, {

@@ -6,6 +6,7 @@
 // and buttons call edit.js; the replies link calls threads.js).
 
 import { h, icon, formatAgo } from "../dom.js";
+import { state } from "../state.js";
 import { saveEdit, cancelEdit, isEditing, showEditHistory } from "../edit.js";
 import { openThread } from "../threads.js";
 
@@ -17,8 +18,13 @@ function grow(box) {
   box.style.height = `${Math.min(box.scrollHeight, EDITOR_MAX_PX)}px`;
 }
 
+// The editor of the edit in progress: one element for the whole edit, so that a message
+// drawn again meanwhile (its ticks changed, say) keeps what is being typed.
+let current = null; // {editing, el}
+
 /** The text box that replaces a message's text while its author edits it. */
 export function editor(chat, m) {
+  if (current && current.editing === state.editing) return current.el;
   const box = h("textarea.edit-input", { rows: "1", maxlength: "5000", "aria-label": "Edit message" });
   box.value = m.content || "";
   const save = () => saveEdit(chat, m, box.value);
@@ -40,14 +46,17 @@ export function editor(chat, m) {
     box.focus();
     box.setSelectionRange(box.value.length, box.value.length);
   });
-  return h("div.editor", null, box,
+  const el = h("div.editor", null, box,
     h("div.edit-actions", null,
       h("span.edit-hint", null, "Enter to save · Esc to cancel"),
       h("button.secondary.small", { type: "button", onclick: cancelEdit }, "Cancel"),
       h("button.primary.small", { type: "button", onclick: save }, "Save")));
+  current = { editing: state.editing, el };
+  return el;
 }
 
-export const editingNow = (chat, m) => isEditing(chat, m);
+/** Whether `m` is being edited in this place ("timeline" or "thread"). */
+export const editingNow = (chat, m, where) => isEditing(chat, m, where);
 
 /** "(edited)", which opens the earlier versions. */
 export function editedMark(chat, m) {

@@ -87,7 +87,7 @@ function messageEl(chat, m) {
   if (m.pending) return pendingEl(m);
   const mine = m.userId === state.me.id;
   const status = mine ? tickStatus(chat, m) : null;
-  const editing = editingNow(chat, m);
+  const editing = editingNow(chat, m, "timeline");
   // A message is drawn again when its ticks, its state (changeSeq) or its editor change.
   const cacheKey = `${m.id}|${status}|${m.changeSeq || 0}|${editing}|${chat.role}`;
   const cached = chat.els.get(m.id);
@@ -151,6 +151,10 @@ export function renderMessages() {
     setChildren(box);
     return;
   }
+  // Redrawing moves the nodes (before they are built, as building moves a reused editor):
+  // a text box being typed in keeps its focus and caret.
+  const focused = box.contains(document.activeElement) ? document.activeElement : null;
+  const caret = focused && "selectionStart" in focused ? [focused.selectionStart, focused.selectionEnd] : null;
   // After an older page was prepended, keep what the user looked at where it was.
   const fromBottom = chat.keepBottomOffset ? box.scrollHeight - box.scrollTop : null;
   chat.keepBottomOffset = false;
@@ -192,9 +196,6 @@ export function renderMessages() {
     prev = m;
   }
   flushEvents(Infinity);
-  // Redrawing moves the nodes: a text box being typed in (an edit) keeps its focus.
-  const focused = box.contains(document.activeElement) ? document.activeElement : null;
-  const caret = focused && "selectionStart" in focused ? [focused.selectionStart, focused.selectionEnd] : null;
   setChildren(box, nodes);
   if (focused && focused.isConnected && document.activeElement !== focused) {
     focused.focus({ preventScroll: true });

@@ -18,7 +18,7 @@ import { actionBar } from "./message_actions.js";
 const els = new Map();
 
 function item(chat, m, { root = false } = {}) {
-  const editing = editingNow(chat, m);
+  const editing = editingNow(chat, m, "thread");
   const cacheKey = `${root}|${m.changeSeq || 0}|${editing}|${chat.role}`;
   const cached = els.get(m.id);
   if (cached && cached.key === cacheKey) return cached.el;
@@ -36,7 +36,7 @@ function item(chat, m, { root = false } = {}) {
   h("div.thread-head", null, avatar(name, { size: "sm" }), h("span.author", null, name),
     h("time", { datetime: m.createdAt, title: formatFull(d) }, formatTime(d))),
   h("div.bubble", null, att, text, h("span.meta", null, pinMark(m), editedMark(chat, m))),
-  reactionChips(chat, m), editing ? null : actionBar(chat, m, { inThread: !root }));
+  reactionChips(chat, m), editing ? null : actionBar(chat, m, { inThread: !root, where: "thread" }));
   els.set(m.id, { key: cacheKey, el });
   return el;
 }
@@ -59,6 +59,9 @@ export function renderThreadPanel() {
     setChildren(list);
     return;
   }
+  // Building moves a reused editor: note the focus (and caret) first, give it back after.
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const caret = focused && "selectionStart" in focused ? [focused.selectionStart, focused.selectionEnd] : null;
   const { chat, root, replies, pending, loading, error } = view;
   setChildren($("#thread-title"), "Thread", chat.kind === "room" ? h("span.thread-room", null, ` · #${chat.name}`) : null);
   const count = root && root.thread ? root.thread.replyCount : replies.length;
@@ -71,9 +74,11 @@ export function renderThreadPanel() {
     error ? h("div.list-note.error", null, `Could not load the thread: ${error}`) : null,
   ];
   const stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const focused = list.contains(document.activeElement) ? document.activeElement : null;
   setChildren(list, nodes);
-  if (focused && focused.isConnected) focused.focus({ preventScroll: true });
+  if (focused && focused.isConnected && document.activeElement !== focused) {
+    focused.focus({ preventScroll: true });
+    if (caret) focused.setSelectionRange(caret[0], caret[1]);
+  }
   if (stick) list.scrollTop = list.scrollHeight;
   const input = $("#thread-input");
   input.placeholder = "Reply…";
