@@ -16,7 +16,18 @@ import structlog
 from aiohttp import web
 
 from chat_server import webui
-from chat_server.api import auth, direct, files, health, messages, openapi, rooms, users
+from chat_server.api import (
+    asyncapi,
+    auth,
+    direct,
+    events_page,
+    files,
+    health,
+    messages,
+    openapi,
+    rooms,
+    users,
+)
 from chat_server.api.cors import setup_cors
 from chat_server.api.keys import CONFIG, POOL, REDIS, SERVICES, SIO, STATE
 from chat_server.api.middleware import drain_guard, errors, request_context, security_headers
@@ -85,7 +96,18 @@ def create_app(config: Config) -> web.Application:
     sio.attach(app)
     publisher = SocketPublisher(sio, namespace)
 
-    for module in (auth, users, rooms, messages, direct, files, health, openapi):
+    for module in (
+        auth,
+        users,
+        rooms,
+        messages,
+        direct,
+        files,
+        health,
+        openapi,
+        asyncapi,
+        events_page,
+    ):
         app.add_routes(module.routes)
     webui.add_routes(app)
     setup_cors(app, config)

@@ -393,10 +393,18 @@ class SyncAckSchema(CamelSchema):
     errors = fields.Dict(keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True)
 
 
+class UnreadRoomSchema(ReadStateSchema):
+    """One room of `unread.rooms`, keyed by its id."""
+
+    room_id = fields.UUID(
+        metadata={"description": "The key again; absent from the summary sent on connect"}
+    )
+
+
 class UnreadSchema(CamelSchema):
     """`unread`: the summary on connect (with total) or one room's change."""
 
-    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(ReadStateSchema), required=True)
+    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(UnreadRoomSchema), required=True)
     total = fields.Integer()
 
 

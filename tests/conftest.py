@@ -23,6 +23,7 @@ import socketio
 from chat_server.app import create_app
 from chat_server.config import Config
 from tests import pgdb
+from tests.event_contract import CheckedClient
 from tests.pgdb import PG_ADMIN_URL  # noqa: F401 - imported from here by the tests
 
 REDIS_URL = os.environ.get("CHAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -193,8 +194,11 @@ def register(http: aiohttp.ClientSession) -> Callable[..., Awaitable[TestUser]]:
 
 @pytest.fixture
 async def sio_connect() -> AsyncIterator[Callable[..., Awaitable[socketio.AsyncClient]]]:
-    """Connect real python-socketio clients to /chat; all are disconnected at teardown."""
-    clients: list[socketio.AsyncClient] = []
+    """Connect real python-socketio clients to /chat; all are disconnected at teardown.
+
+    Every event and ack they receive is checked against `/api/asyncapi.json`
+    (tests/event_contract.py): a mismatch fails the test at teardown."""
+    clients: list[CheckedClient] = []
 
     async def connect(
         server: LiveServer,
@@ -205,8 +209,8 @@ async def sio_connect() -> AsyncIterator[Callable[..., Awaitable[socketio.AsyncC
         events: tuple[str, ...] = (),
     ) -> socketio.AsyncClient:
         """`events` are recorded from before the handshake, on `client.recorder`."""
-        client = socketio.AsyncClient(reconnection=False)
-        client.recorder = EventRecorder(client, *events)  # type: ignore[attr-defined]
+        client = CheckedClient(reconnection=False)
+        client.recorder = EventRecorder(client, *events)
         clients.append(client)
         await client.connect(
             server.url,
@@ -221,6 +225,9 @@ async def sio_connect() -> AsyncIterator[Callable[..., Awaitable[socketio.AsyncC
     for client in clients:
         if client.connected:
             await client.disconnect()
+    violations = [problem for client in clients for problem in client.contract_violations]
+    if violations:
+        pytest.fail("the server broke its event contract:\n" + "\n".join(violations))
 
 
 class EventRecorder:

@@ -1,5 +1,6 @@
-"""The API's contract, generated from `schemas/`: `GET /api/openapi.json` (OpenAPI 3) and the
-Socket.IO event reference (`GET /api/events` as HTML, `GET /api/events.json`).
+"""The REST API's contract, generated from `schemas/`: `GET /api/openapi.json` (OpenAPI 3).
+(The Socket.IO events are documented by `chat_server/api/asyncapi.py` and `events_page.py`
+from the one table of events, `schemas/socket_events.py`.)
 
 Every REST route is described once in `OPERATIONS` below (method, path, parameters, body,
 success and error responses); the bodies and parameters are the very marshmallow schemas
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import html
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +27,6 @@ from schemas import responses as r
 from schemas.auth import (
     PASSWORD_MAX_BYTES,
     PASSWORD_MIN_CHARS,
-    AuthenticateSchema,
     LoginSchema,
     RefreshSchema,
     RegisterSchema,
@@ -47,19 +45,13 @@ from schemas.messages import (
     HistoryQuerySchema,
     PostDirectMessageSchema,
     PostMessageSchema,
-    SendDirectMessageSchema,
-    SendMessageSchema,
-    SyncSchema,
 )
 from schemas.rooms import (
     CreateRoomSchema,
     InviteSchema,
-    MarkReadSchema,
     MemberListQuerySchema,
-    RoomEventSchema,
     RoomListQuerySchema,
     RoomPathSchema,
-    TypingSchema,
     UserPathSchema,
 )
 
@@ -68,7 +60,6 @@ routes = web.RouteTableDef()
 API_TITLE = "Chat server"
 API_VERSION = "1.0.0"
 OPENAPI_VERSION = "3.0.3"
-NAMESPACE = "/chat"
 
 # What each error status means here (docs/contract.md §5); every one carries the error schema.
 ERROR_MEANING = {
@@ -450,8 +441,8 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op(
         "get",
-        "/api/events.json",
-        "The Socket.IO event reference (JSON Schema)",
+        "/api/asyncapi.json",
+        "The Socket.IO events as an AsyncAPI 3.0 document",
         "contract",
         {200: "object"},
         auth=False,
@@ -469,171 +460,6 @@ OPERATIONS: tuple[Op, ...] = (
         path_schema=VendorPathSchema,
     ),
 )
-
-# -- Socket.IO events (docs/contract.md §6) ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClientEvent:
-    name: str
-    description: str
-    payload: type[Schema]
-    ack: type[Schema] | None  # the fields next to `ok: true`
-
-
-@dataclass(frozen=True)
-class ServerEvent:
-    name: str
-    description: str
-    payload: type[Schema]
-
-
-class _MessageAck(CamelSchema):
-    message = fields.Nested(r.MessageSchema, required=True)
-
-
-class _DirectMessageAck(CamelSchema):
-    message = fields.Nested(r.DirectMessageSchema, required=True)
-
-
-class ErrorEventSchema(CamelSchema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-
-
-CLIENT_EVENTS: tuple[ClientEvent, ...] = (
-    ClientEvent(
-        "authenticate",
-        "Authenticate a socket that connected without a token (within "
-        "10 s), or extend a live session with a fresh access token. Also emits "
-        "`authenticated` or `auth_error`.",
-        AuthenticateSchema,
-        r.AuthenticatedSchema,
-    ),
-    ClientEvent(
-        "send_message",
-        "Store a message in a room the caller belongs to; the room "
-        "gets `new_message`. A retry with the same clientMsgId returns the original.",
-        SendMessageSchema,
-        _MessageAck,
-    ),
-    ClientEvent(
-        "send_dm",
-        "Send a direct message; both people's sockets get `new_dm`.",
-        SendDirectMessageSchema,
-        _DirectMessageAck,
-    ),
-    ClientEvent(
-        "typing_start",
-        "Start (or renew) typing in a room or DM; the others get "
-        "`user_typing`. Expires by itself after a few seconds. Refused (`forbidden`) in a "
-        "DM whose other member blocked the sender.",
-        TypingSchema,
-        r.RoomIdSchema,
-    ),
-    ClientEvent(
-        "typing_stop",
-        "Stop typing; the others get `user_stopped_typing`.",
-        TypingSchema,
-        r.RoomIdSchema,
-    ),
-    ClientEvent(
-        "join_room",
-        "Join a public room or a private room one is invited to; the "
-        "room gets `user_joined`, all the caller's sockets follow. Rate limited per user.",
-        RoomEventSchema,
-        r.RoomAckSchema,
-    ),
-    ClientEvent(
-        "leave_room",
-        "Leave a room; the room gets `user_left`. Rate limited per user.",
-        RoomEventSchema,
-        r.RoomIdSchema,
-    ),
-    ClientEvent(
-        "mark_read",
-        "Move the read pointer of a room (or the DM with userId) up to "
-        "seq; if it moved, the caller's sockets get `unread` (and a DM's or small room's "
-        "other members `read_receipt`).",
-        MarkReadSchema,
-        r.ReadStateSchema,
-    ),
-    ClientEvent(
-        "delivered",
-        "The client received a room (or the DM with userId) up to seq; if that moved the "
-        "pointer, the other members of a DM or small room get `delivery_receipt`.",
-        MarkReadSchema,
-        r.DeliveredAckSchema,
-    ),
-    ClientEvent(
-        "sync",
-        "After a reconnect: the messages after each room's last seen seq "
-        "(bounded, with hasMore) and unread counts. Rate limited per user.",
-        SyncSchema,
-        r.SyncAckSchema,
-    ),
-)
-
-SERVER_EVENTS: tuple[ServerEvent, ...] = (
-    ServerEvent("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
-    ServerEvent(
-        "auth_error",
-        "A token was refused, or the socket did not authenticate in "
-        "time (then it is disconnected).",
-        r.AuthErrorSchema,
-    ),
-    ServerEvent(
-        "new_message", "A message was stored in one of the caller's rooms.", r.MessageEnvelopeSchema
-    ),
-    ServerEvent(
-        "new_dm",
-        "A direct message to or from the caller (also on connect for DMs received while offline).",
-        r.DirectMessageEnvelopeSchema,
-    ),
-    ServerEvent("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
-    ServerEvent("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),
-    ServerEvent(
-        "user_typing", "Someone is typing in one of the caller's rooms.", r.UserTypingSchema
-    ),
-    ServerEvent("user_stopped_typing", "Someone stopped typing.", r.UserStoppedTypingSchema),
-    ServerEvent(
-        "presence",
-        "A member of one of the caller's (not too large) rooms came "
-        "online or went offline; coalesced to one per user per second.",
-        r.PresenceSchema,
-    ),
-    ServerEvent(
-        "unread",
-        "Unread state: every room on connect (with total), one room when "
-        "its pointer moves or a DM arrives.",
-        r.UnreadSchema,
-    ),
-    ServerEvent(
-        "read_receipt", "A member of a small room or DM read up to a seq.", r.ReadReceiptSchema
-    ),
-    ServerEvent(
-        "delivery_receipt",
-        "A member of a small room or DM confirmed receiving up to a seq.",
-        r.ReadReceiptSchema,
-    ),
-    ServerEvent(
-        "room_invite", "The caller was invited into a private room.", r.InviteCreatedSchema
-    ),
-    ServerEvent("error", "A problem not tied to one client event.", ErrorEventSchema),
-    ServerEvent(
-        "session_revoked",
-        "The session was logged out (or its refresh token reused): "
-        "the socket is disconnected right after.",
-        r.SessionRevokedSchema,
-    ),
-    ServerEvent(
-        "server_shutdown",
-        "This instance is shutting down: reconnect after the given "
-        "delay (through the load balancer) and `sync`.",
-        r.ServerShutdownSchema,
-    ),
-)
-
 
 # -- building the documents ----------------------------------------------------------------
 
@@ -738,7 +564,7 @@ def _bare_spec() -> APISpec:
                 "REST API of the chat server. Every error is "
                 '`{"error": {"code", "message", "fields"?}}`. Private resources the caller '
                 "may not see answer 404. The Socket.IO events (namespace `/chat`) are "
-                "documented at `/api/events` and `/api/events.json`."
+                "documented at `/api/events` (HTML) and `/api/asyncapi.json` (AsyncAPI 3.0)."
             )
         },
     )
@@ -912,175 +738,6 @@ def openapi_document() -> dict[str, Any]:
     return doc
 
 
-@functools.cache
-def events_document() -> dict[str, Any]:
-    """The Socket.IO event reference: payloads and acks as JSON Schema."""
-    spec = _new_spec()
-    plugin = spec.plugins[0]
-    assert isinstance(plugin, MarshmallowPlugin) and plugin.converter is not None
-    converter = plugin.converter
-    ack_error = converter.resolve_nested_schema(r.AckErrorSchema)
-
-    def ack_ok(schema: type[Schema] | None) -> dict[str, Any]:
-        ok = {
-            "type": "object",
-            "properties": {"ok": {"type": "boolean", "enum": [True]}},
-            "required": ["ok"],
-        }
-        if schema is None:
-            return ok
-        return {"allOf": [ok, converter.resolve_nested_schema(schema)]}
-
-    client = [
-        {
-            "name": e.name,
-            "description": e.description,
-            "payload": converter.resolve_nested_schema(e.payload),
-            "ack": {"oneOf": [ack_ok(e.ack), ack_error]},
-        }
-        for e in CLIENT_EVENTS
-    ]
-    server = [
-        {
-            "name": e.name,
-            "description": e.description,
-            "payload": converter.resolve_nested_schema(e.payload),
-        }
-        for e in SERVER_EVENTS
-    ]
-    components = spec.to_dict().get("components", {})
-    _add_schema_rules(components)
-    return {
-        "namespace": NAMESPACE,
-        "transport": "Socket.IO v5 (Engine.IO v4), websocket or long-polling",
-        "authentication": (
-            "Handshake `auth: {token}` with an access token (or the browser's httpOnly "
-            "cookie); a bad token is refused with connect_error `Invalid token` and "
-            "`data.code`. Without a token, send `authenticate` within 10 s."
-        ),
-        "acks": (
-            "Every client event takes an ack callback, answered with `{ok: true, ...}` or "
-            "`{ok: false, error: {code, message, fields?}}`. Unknown events are answered "
-            "`unknown_event`."
-        ),
-        "limits": (
-            "One Engine.IO packet is at most 64 KB by default (MAX_SOCKET_PAYLOAD_BYTES): a "
-            "larger one closes that connection."
-        ),
-        "clientEvents": client,
-        "serverEvents": server,
-        "components": components,
-    }
-
-
-# -- the HTML page -------------------------------------------------------------------------
-
-_PAGE_CSS_NOTE = "<!-- no inline script or style: the page obeys the app's CSP -->"
-
-
-def _type_of(prop: dict[str, Any]) -> str:
-    if "$ref" in prop:
-        name = prop["$ref"].rsplit("/", 1)[-1]
-        return f'<a href="#schema-{html.escape(name)}">{html.escape(name)}</a>'
-    if "allOf" in prop and len(prop["allOf"]) == 1:
-        return _type_of(prop["allOf"][0]) + (" | null" if prop.get("nullable") else "")
-    kind = prop.get("type", "any")
-    if kind == "array":
-        return f"array of {_type_of(prop.get('items', {}))}"
-    if kind == "object" and "additionalProperties" in prop:
-        values = prop["additionalProperties"]
-        if isinstance(values, dict):
-            return f"object of {_type_of(values)}"
-    text = html.escape(str(kind))
-    if "format" in prop:
-        text += f" ({html.escape(str(prop['format']))})"
-    if prop.get("nullable"):
-        text += " | null"
-    return text
-
-
-def _constraints(prop: dict[str, Any]) -> str:
-    parts = []
-    for key in ("minLength", "maxLength", "minimum", "maximum", "pattern", "maxProperties"):
-        if key in prop:
-            parts.append(f"{key}: {prop[key]}")
-    if "enum" in prop:
-        parts.append("one of " + ", ".join(json.dumps(v) for v in prop["enum"]))
-    if "description" in prop:
-        parts.append(str(prop["description"]))
-    return html.escape("; ".join(parts))
-
-
-def _schema_table(name: str, schema: dict[str, Any]) -> str:
-    rows = []
-    required = set(schema.get("required", ()))
-    for prop, spec in schema.get("properties", {}).items():
-        rows.append(
-            f"<tr><td><code>{html.escape(prop)}</code></td><td>{_type_of(spec)}</td>"
-            f"<td>{'yes' if prop in required else ''}</td><td>{_constraints(spec)}</td></tr>"
-        )
-    return (
-        f'<h3 id="schema-{html.escape(name)}">{html.escape(name)}</h3>'
-        "<table><thead><tr><th>field</th><th>type</th><th>required</th><th>rules</th></tr>"
-        f"</thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _ack_text(ack: dict[str, Any]) -> str:
-    ok = ack["oneOf"][0]
-    if "allOf" in ok:
-        return "{ok: true} + " + _type_of(ok["allOf"][1])
-    return "{ok: true}"
-
-
-@functools.cache
-def events_html() -> str:
-    doc = events_document()
-    client_rows = "".join(
-        f'<tr id="event-{html.escape(e["name"])}"><td><code>{html.escape(e["name"])}</code></td>'
-        f"<td>{_type_of(e['payload'])}</td><td>{_ack_text(e['ack'])} or "
-        f"{_type_of(e['ack']['oneOf'][1])}</td><td>{html.escape(e['description'])}</td></tr>"
-        for e in doc["clientEvents"]
-    )
-    server_rows = "".join(
-        f'<tr id="event-{html.escape(e["name"])}"><td><code>{html.escape(e["name"])}</code></td>'
-        f"<td>{_type_of(e['payload'])}</td><td>{html.escape(e['description'])}</td></tr>"
-        for e in doc["serverEvents"]
-    )
-    schemas = "".join(
-        _schema_table(name, schema)
-        for name, schema in sorted(doc["components"].get("schemas", {}).items())
-    )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{API_TITLE}: Socket.IO events</title>{_PAGE_CSS_NOTE}</head><body>"
-        f"<h1>Socket.IO events, namespace <code>{NAMESPACE}</code></h1>"
-        f"<p>{html.escape(doc['transport'])}</p>"
-        f"<p>{html.escape(doc['authentication'])}</p>"
-        f"<p>{html.escape(doc['acks'])}</p>"
-        f"<p>{html.escape(doc['limits'])}</p>"
-        '<p>Machine-readable: <a href="/api/events.json">/api/events.json</a>. REST: '
-        '<a href="/api/openapi.json">/api/openapi.json</a>.</p>'
-        "<h2>Client to server</h2><table><thead><tr><th>event</th><th>payload</th>"
-        f"<th>ack</th><th>effect</th></tr></thead><tbody>{client_rows}</tbody></table>"
-        "<h2>Server to client</h2><table><thead><tr><th>event</th><th>payload</th>"
-        f"<th>meaning</th></tr></thead><tbody>{server_rows}</tbody></table>"
-        f"<h2>Schemas</h2>{schemas}</body></html>"
-    )
-
-
 @routes.get("/api/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(openapi_document(), headers={"Cache-Control": "no-cache"})
-
-
-@routes.get("/api/events.json")
-async def events_json(request: web.Request) -> web.Response:
-    return web.json_response(events_document(), headers={"Cache-Control": "no-cache"})
-
-
-@routes.get("/api/events")
-async def events_page(request: web.Request) -> web.Response:
-    return web.Response(
-        text=events_html(), content_type="text/html", headers={"Cache-Control": "no-cache"}
-    )

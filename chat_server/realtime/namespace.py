@@ -7,6 +7,7 @@ the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,6 @@ from typing import Any
 
 import socketio
 import structlog
-from marshmallow import Schema
 
 from chat_server import metrics
 from chat_server.errors import (
@@ -36,9 +36,7 @@ from chat_server.services.auth import Principal
 from chat_server.services.posting import Draft
 from chat_server.services.registry import Services
 from schemas import load
-from schemas.auth import AuthenticateSchema
-from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
-from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
+from schemas.socket_events import client_payload_schema
 
 log = structlog.get_logger(__name__)
 
@@ -70,13 +68,14 @@ class SocketState:
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 
-def event(
-    schema: Schema | None = None, *, auth: bool = True
-) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
-    """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks."""
+def event(*, auth: bool = True) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
+    """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks.
+
+    The payload schema is the event's own in the one table (schemas/socket_events.py)."""
 
     def decorate(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
         name = fn.__name__.removeprefix("on_")
+        schema = client_payload_schema(name)
 
         @functools.wraps(fn)
         async def wrapper(self: ChatNamespace, sid: str, *args: Any) -> dict[str, Any]:
@@ -106,9 +105,7 @@ def event(
                             "Binary data is not accepted",
                             fields={"_schema": ["Binary attachments are not accepted."]},
                         )
-                    payload = (
-                        load(schema, args[0] if args else None) if schema is not None else None
-                    )
+                    payload = load(schema, args[0] if args else None)
                     result = await fn(self, sid, state, payload)
                     return {"ok": True, **result}
             except ChatError as exc:
@@ -133,15 +130,6 @@ def event(
         return wrapper
 
     return decorate
-
-
-_AUTHENTICATE = AuthenticateSchema()
-_SEND_MESSAGE = SendMessageSchema()
-_SEND_DM = SendDirectMessageSchema()
-_SYNC = SyncSchema()
-_ROOM_EVENT = RoomEventSchema()
-_TYPING = TypingSchema()
-_MARK_READ = MarkReadSchema()
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -243,7 +231,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     # -- client events -----------------------------------------------------------------
 
-    @event(_AUTHENTICATE, auth=False)
+    @event(auth=False)
     async def on_authenticate(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -258,13 +246,15 @@ class ChatNamespace(socketio.AsyncNamespace):
         if state.principal is None:
             await self._admit(sid, state, who)
         else:
-            state.principal = who
+            # A fresh token for the same user: keep the stored name learnt on admission.
+            state.principal = dataclasses.replace(who, username=state.principal.username)
             self._arm_expiry(sid, state)
-        body = {"userId": who.user_id, "username": who.username}
+        assert state.principal is not None
+        body = {"userId": who.user_id, "username": state.principal.username}
         await self.emit("authenticated", body, to=sid)
         return body
 
-    @event(_SEND_MESSAGE)
+    @event()
     async def on_send_message(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -273,11 +263,11 @@ class ChatNamespace(socketio.AsyncNamespace):
         message, _ = await self.services.messages.send(draft, data["room_id"])
         return {"message": message}
 
-    @event(_SYNC)
+    @event()
     async def on_sync(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
         return await self.services.messages.sync(user_id=_who(state).user_id, rooms=data["rooms"])
 
-    @event(_SEND_DM)
+    @event()
     async def on_send_dm(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -286,7 +276,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         message, _ = await self.services.direct.send(draft, data["recipient_id"])
         return {"message": message}
 
-    @event(_ROOM_EVENT)
+    @event()
     async def on_join_room(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -294,14 +284,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         room = await self.services.rooms.join(who.user_id, who.username, data["room_id"])
         return {"room": room}
 
-    @event(_ROOM_EVENT)
+    @event()
     async def on_leave_room(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
         await self.services.rooms.leave(_who(state).user_id, data["room_id"])
         return {"roomId": str(data["room_id"])}
 
-    @event(_TYPING)
+    @event()
     async def on_typing_start(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -311,7 +301,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         await self.services.typing.start(who.user_id, room_id)
         return {"roomId": room_id}
 
-    @event(_TYPING)
+    @event()
     async def on_typing_stop(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -320,7 +310,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         await self.services.typing.stop_requested(_who(state).user_id, room_id)
         return {"roomId": room_id}
 
-    @event(_MARK_READ)
+    @event()
     async def on_mark_read(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -331,7 +321,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             other_user_id=data.get("user_id"),
         )
 
-    @event(_MARK_READ)
+    @event()
     async def on_delivered(
         self, sid: str, state: SocketState, data: dict[str, Any]
     ) -> dict[str, Any]:
@@ -386,6 +376,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         self._arm_expiry(sid, state)
         await self.enter_room(sid, user_room(who.user_id))
         arrival = await self.services.reads.arrival(who.user_id)
+        if arrival.username and arrival.username != who.username:
+            # Renamed since the token was issued: events name the user as they are now.
+            who = state.principal = dataclasses.replace(who, username=arrival.username)
         for room_id in arrival.room_ids:
             await self.enter_room(sid, room_id)
             state.rooms.add(room_id)

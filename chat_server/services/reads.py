@@ -24,6 +24,7 @@ from chat_server.services import wire
 from chat_server.store import direct as direct_store
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
+from chat_server.store import users as user_store
 
 # Read receipts are broadcast only in rooms up to this size: in the lobby every read
 # would otherwise fan out to every member. Larger rooms expose read positions through
@@ -41,6 +42,8 @@ class Arrival:
     room_ids: list[str]
     unread: dict[str, Any]
     direct_messages: list[dict[str, Any]]
+    # The stored name (None: the account is gone); an access token's may be older.
+    username: str | None = None
 
 
 class ReadService:
@@ -148,6 +151,7 @@ class ReadService:
         uid = UUID(user_id)
         pending: list[dict[str, Any]] = []
         async with self._pool.acquire() as conn:
+            user = await user_store.get_user(conn, uid)
             rows = await room_store.unread_summary(conn, uid)
             for r in rows:
                 if r["kind"] != "direct" or r["unread"] <= 0:
@@ -170,6 +174,7 @@ class ReadService:
             for r in rows
         }
         return Arrival(
+            username=user["username"] if user else None,
             room_ids=list(rooms),
             unread={"rooms": rooms, "total": sum(r["unread"] for r in rows)},
             direct_messages=pending,

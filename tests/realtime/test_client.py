@@ -140,8 +140,8 @@ async def test_send_in_flight_when_the_server_dies_is_stored_once(
     original_send = service.send
     committed = asyncio.Event()
 
-    async def commit_then_hang(**kwargs):
-        result = await original_send(**kwargs)
+    async def commit_then_hang(draft, room_id):
+        result = await original_send(draft, room_id)
         committed.set()
         await asyncio.sleep(30)  # cancelled when the server goes away
         return result
@@ -174,10 +174,10 @@ async def test_lost_ack_is_retried_with_the_same_client_msg_id(
     original_send = service.send
     calls: list[str | None] = []
 
-    async def store_then_stall(**kwargs):
+    async def store_then_stall(draft, room_id):
         """Commit the first attempt but answer it only long after the client gave up."""
-        calls.append(kwargs.get("client_msg_id"))
-        result = await original_send(**kwargs)
+        calls.append(draft.client_msg_id)
+        result = await original_send(draft, room_id)
         if len(calls) == 1:
             await asyncio.sleep(2)
         return result

@@ -174,3 +174,23 @@ async def test_refused_handshake_leaves_no_ghost_connection(
     watcher = await sio_connect(server, bob.access_token, events=("presence",))
     await sio_connect(server, alice.access_token)
     await wait_match(watcher, "presence", about(alice, "online"))
+
+
+async def test_a_renamed_user_connects_under_the_current_name(server, http, register, sio_connect):
+    """The access token still carries the old name after a rename (it lives 15 minutes);
+    `authenticated` and presence say the stored one, which another account may otherwise
+    take next (issue 14)."""
+    alice = await register(server)
+    bob = await register(server)
+    await private_room_with(http, server, bob, alice)
+    new_name = f"re_{alice.username}"[:50]
+    status, body = await api(
+        http, server, "PUT", "/api/users/me", alice, json={"username": new_name}
+    )
+    assert status == 200, body
+    watcher = await sio_connect(server, bob.access_token, events=("presence",))
+    tab = await sio_connect(server, alice.access_token, events=("authenticated",))
+    greeting = await tab.recorder.wait_for("authenticated")
+    assert greeting == [{"userId": alice.id, "username": new_name}]
+    online = await wait_match(watcher, "presence", about(alice, "online"))
+    assert online[0]["username"] == new_name

@@ -1,5 +1,6 @@
 """The API contract documents: `GET /api/openapi.json` covers every route the app serves,
-and the socket event reference covers every event the namespace handles."""
+and the socket event reference (`/api/asyncapi.json`, `/api/events`) covers every event the
+namespace handles."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import schemathesis
 from aiohttp import web
 from marshmallow import ValidationError
 
-from chat_server.api.openapi import CLIENT_EVENTS, SERVER_EVENTS, openapi_document
+from chat_server.api.asyncapi import ack_message_name
+from chat_server.api.openapi import openapi_document
 from chat_server.realtime.namespace import ChatNamespace
 from schemas import common
+from schemas.socket_events import CLIENT_EVENTS, EVENTS, SERVER_EVENTS
 
 ERROR_SCHEMA = "#/components/schemas/Error"
 
@@ -95,7 +98,7 @@ def test_security_schemes():
         "/metrics",
         "/api/openapi.json",
         "/api/events",
-        "/api/events.json",
+        "/api/asyncapi.json",
         "/",
         "/static/vendor/{name}",
     }
@@ -139,20 +142,32 @@ def test_every_namespace_event_is_documented():
         assert name in {e.name for e in SERVER_EVENTS}, name
 
 
-async def test_event_reference_is_served_as_json_and_html(server, http):
-    async with http.get(f"{server.url}/api/events.json") as resp:
+async def test_event_reference_is_served_as_asyncapi_and_html(server, http):
+    async with http.get(f"{server.url}/api/asyncapi.json") as resp:
         assert resp.status == 200
+        assert resp.content_type == "application/json"
         doc = await resp.json()
-    assert doc["namespace"] == "/chat"
-    names = {e["name"] for e in doc["clientEvents"]}
-    assert names == {e.name for e in CLIENT_EVENTS}
+    assert doc["asyncapi"] == "3.0.0"
+    assert doc["channels"]["chat"]["address"] == "/chat"
+    operations = doc["operations"]
+    assert set(operations) == {e.name for e in EVENTS}
+    for event in EVENTS:
+        op = operations[event.name]
+        # The server's perspective: it receives client events and sends its own.
+        assert op["action"] == ("receive" if event.direction == "client" else "send")
+        assert ("reply" in op) == (event.direction == "client"), event.name
     schemas = doc["components"]["schemas"]
-    for event in doc["clientEvents"]:
-        ref = event["payload"]["$ref"].rsplit("/", 1)[-1]
-        assert schemas[ref]["properties"], event["name"]
-        assert len(event["ack"]["oneOf"]) == 2
-    send = schemas[doc["clientEvents"][1]["payload"]["$ref"].rsplit("/", 1)[-1]]
+    messages = doc["components"]["messages"]
+    for event in CLIENT_EVENTS:
+        payload = messages[event.name]["payload"]
+        assert schemas[payload["$ref"].rsplit("/", 1)[-1]]["properties"], event.name
+        ack = messages[ack_message_name(event.name)]["payload"]
+        assert [o["$ref"].rsplit("/", 1)[-1] for o in ack["oneOf"]][1] == "AckError"
+    send = schemas[messages["send_message"]["payload"]["$ref"].rsplit("/", 1)[-1]]
     assert send["properties"]["content"]["maxLength"] == 5000
+
+    async with http.get(f"{server.url}/api/events.json") as resp:
+        assert resp.status == 404, "replaced by /api/asyncapi.json"
 
     async with http.get(f"{server.url}/api/events") as resp:
         assert resp.status == 200
@@ -161,8 +176,9 @@ async def test_event_reference_is_served_as_json_and_html(server, http):
         csp = resp.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp
     assert "<script" not in page.lower() and "style=" not in page.lower()
-    for event in list(CLIENT_EVENTS) + list(SERVER_EVENTS):
+    for event in EVENTS:
         assert f'id="event-{event.name}"' in page, event.name
+    assert 'href="/api/asyncapi.json"' in page
 
 
 def _resolve(spec: dict, schema: dict) -> dict:

@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
 from chat_server import metrics
-from chat_server.api.keys import CONFIG, NAMESPACE_KEY, SIO
+from chat_server.api.keys import CONFIG, SIO
+from chat_server.app import NAMESPACE_KEY
 from chat_server.realtime.server import MAX_BINARY_ATTACHMENTS
 from schemas.messages import MAX_CONTENT_CHARS, SEQ_MAX, SendMessageSchema
 from schemas.text import UNPAIRED_SURROGATE_MESSAGE

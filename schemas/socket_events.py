@@ -1,0 +1,209 @@
+"""The one table of Socket.IO events of namespace `/chat` (docs/contract.md §6).
+
+This module owns the event catalogue: every event's name, direction (client -> server or
+server -> client), description, payload schema and, for client events, the schema of the
+fields the ack carries next to `ok: true`. The namespace (`chat_server/realtime/namespace.py`)
+validates client payloads with the schemas looked up here by event name, and the published
+contract (`chat_server/api/asyncapi.py`: `GET /api/asyncapi.json`, and the HTML page built
+from it) is generated from this table, so the two cannot disagree. It must not emit, import
+aiohttp, Socket.IO or the services, or build documents: it only declares events and the
+few payload shapes that belong to no REST response.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+from marshmallow import Schema, fields
+
+from schemas import responses as r
+from schemas.auth import AuthenticateSchema
+from schemas.common import CamelSchema
+from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
+from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
+
+NAMESPACE = "/chat"
+
+# Who sends the event: a client (the server validates it and answers an ack) or the server.
+Direction = Literal["client", "server"]
+
+
+@dataclass(frozen=True)
+class SocketEvent:
+    """One documented event."""
+
+    name: str
+    direction: Direction
+    description: str
+    payload: type[Schema]
+    # Client events only: the fields of a successful ack next to `ok: true` (None: just ok).
+    ack: type[Schema] | None = None
+
+
+class _MessageAck(CamelSchema):
+    message = fields.Nested(r.MessageSchema, required=True)
+
+
+class _DirectMessageAck(CamelSchema):
+    message = fields.Nested(r.DirectMessageSchema, required=True)
+
+
+class ErrorEventSchema(CamelSchema):
+    """`error`: a failure the client could not be told through an ack."""
+
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+def _client(
+    name: str, description: str, payload: type[Schema], ack: type[Schema] | None
+) -> SocketEvent:
+    return SocketEvent(name, "client", description, payload, ack)
+
+
+def _server(name: str, description: str, payload: type[Schema]) -> SocketEvent:
+    return SocketEvent(name, "server", description, payload)
+
+
+EVENTS: tuple[SocketEvent, ...] = (
+    # -- client -> server (each answered by an ack) ------------------------------------
+    _client(
+        "authenticate",
+        "Authenticate a socket that connected without a token (within "
+        "10 s), or extend a live session with a fresh access token. Also emits "
+        "`authenticated` or `auth_error`.",
+        AuthenticateSchema,
+        r.AuthenticatedSchema,
+    ),
+    _client(
+        "send_message",
+        "Store a message in a room the caller belongs to; the room "
+        "gets `new_message`. A retry with the same clientMsgId returns the original.",
+        SendMessageSchema,
+        _MessageAck,
+    ),
+    _client(
+        "send_dm",
+        "Send a direct message; both people's sockets get `new_dm`.",
+        SendDirectMessageSchema,
+        _DirectMessageAck,
+    ),
+    _client(
+        "typing_start",
+        "Start (or renew) typing in a room or DM; the others get "
+        "`user_typing`. Expires by itself after a few seconds. Refused (`forbidden`) in a "
+        "DM whose other member blocked the sender.",
+        TypingSchema,
+        r.RoomIdSchema,
+    ),
+    _client(
+        "typing_stop",
+        "Stop typing; the others get `user_stopped_typing`.",
+        TypingSchema,
+        r.RoomIdSchema,
+    ),
+    _client(
+        "join_room",
+        "Join a public room or a private room one is invited to; the "
+        "room gets `user_joined`, all the caller's sockets follow. Rate limited per user.",
+        RoomEventSchema,
+        r.RoomAckSchema,
+    ),
+    _client(
+        "leave_room",
+        "Leave a room; the room gets `user_left`. Rate limited per user.",
+        RoomEventSchema,
+        r.RoomIdSchema,
+    ),
+    _client(
+        "mark_read",
+        "Move the read pointer of a room (or the DM with userId) up to "
+        "seq; if it moved, the caller's sockets get `unread` (and a DM's or small room's "
+        "other members `read_receipt`).",
+        MarkReadSchema,
+        r.ReadStateSchema,
+    ),
+    _client(
+        "delivered",
+        "The client received a room (or the DM with userId) up to seq; if that moved the "
+        "pointer, the other members of a DM or small room get `delivery_receipt`.",
+        MarkReadSchema,
+        r.DeliveredAckSchema,
+    ),
+    _client(
+        "sync",
+        "After a reconnect: the messages after each room's last seen seq "
+        "(bounded, with hasMore) and unread counts. Rate limited per user.",
+        SyncSchema,
+        r.SyncAckSchema,
+    ),
+    # -- server -> client ----------------------------------------------------------------
+    _server("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
+    _server(
+        "auth_error",
+        "A token was refused, or the socket did not authenticate in "
+        "time (then it is disconnected).",
+        r.AuthErrorSchema,
+    ),
+    _server(
+        "new_message", "A message was stored in one of the caller's rooms.", r.MessageEnvelopeSchema
+    ),
+    _server(
+        "new_dm",
+        "A direct message to or from the caller (also on connect for DMs received while offline).",
+        r.DirectMessageEnvelopeSchema,
+    ),
+    _server("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
+    _server("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),
+    _server("user_typing", "Someone is typing in one of the caller's rooms.", r.UserTypingSchema),
+    _server("user_stopped_typing", "Someone stopped typing.", r.UserStoppedTypingSchema),
+    _server(
+        "presence",
+        "A member of one of the caller's (not too large) rooms came "
+        "online or went offline; coalesced to one per user per second.",
+        r.PresenceSchema,
+    ),
+    _server(
+        "unread",
+        "Unread state: every room on connect (with total), one room when "
+        "its pointer moves or a DM arrives.",
+        r.UnreadSchema,
+    ),
+    _server(
+        "read_receipt", "A member of a small room or DM read up to a seq.", r.ReadReceiptSchema
+    ),
+    _server(
+        "delivery_receipt",
+        "A member of a small room or DM confirmed receiving up to a seq.",
+        r.ReadReceiptSchema,
+    ),
+    _server("room_invite", "The caller was invited into a private room.", r.InviteCreatedSchema),
+    _server("error", "A problem not tied to one client event.", ErrorEventSchema),
+    _server(
+        "session_revoked",
+        "The session was logged out (or its refresh token reused): "
+        "the socket is disconnected right after.",
+        r.SessionRevokedSchema,
+    ),
+    _server(
+        "server_shutdown",
+        "This instance is shutting down: reconnect after the given "
+        "delay (through the load balancer) and `sync`.",
+        r.ServerShutdownSchema,
+    ),
+)
+
+CLIENT_EVENTS: tuple[SocketEvent, ...] = tuple(e for e in EVENTS if e.direction == "client")
+SERVER_EVENTS: tuple[SocketEvent, ...] = tuple(e for e in EVENTS if e.direction == "server")
+_CLIENT_BY_NAME = {e.name: e for e in CLIENT_EVENTS}
+
+
+@functools.cache
+def client_payload_schema(name: str) -> Schema:
+    """The schema (one shared instance) a client event's payload is validated with.
+
+    A KeyError for an event that is not in the table: a handler cannot exist undocumented.
+    """
+    return _CLIENT_BY_NAME[name].payload()
