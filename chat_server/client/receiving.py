@@ -56,6 +56,9 @@ class Receiver:
         self.updates: asyncio.Queue[MessageUpdate] = asyncio.Queue()
         self.unread: dict[str, int] = {}
         self.syncs = 0
+        # Whether `sync` takes `changes` (docs/contract.md §12); a server from before it
+        # refuses the field, and the client then syncs new messages only.
+        self.sync_changes = True
         self._conn = connection
         self._rest = rest
         self._undelivered: dict[str, int] = {}  # room -> highest seq not yet receipted
@@ -148,15 +151,21 @@ class Receiver:
     async def _sync_batch(self, batch: list[str]) -> list[str]:
         """One `sync` call; returns the rooms that have more pages."""
         rooms, changes = self.ordering.rooms, self.changes.rooms
-        ack = await self._conn.call(
-            "sync",
-            {
-                "rooms": {r: rooms[r].last_seq for r in batch if r in rooms},
-                "changes": {r: changes[r].last_change_seq for r in batch if r in changes},
-            },
-        )
+        request: dict[str, Any] = {"rooms": {r: rooms[r].last_seq for r in batch if r in rooms}}
+        if self.sync_changes:
+            request["changes"] = {r: changes[r].last_change_seq for r in batch if r in changes}
+        ack = await self._conn.call("sync", request)
         if not (isinstance(ack, dict) and ack.get("ok") is True):
-            raise ChatClientError.from_ack(ack, "sync_failed")
+            error = ChatClientError.from_ack(ack, "sync_failed")
+            if (
+                self.sync_changes
+                and error.code == "validation_error"
+                and "changes" in (error.fields or {})
+            ):
+                log.warning("sync_without_changes reason=server_refused_changes")
+                self.sync_changes = False
+                return batch
+            raise error
         self.syncs += 1
         for room_id in ack.get("errors", {}):
             # No longer a member (left, removed): stop tracking it.
