@@ -95,9 +95,11 @@ class MessageActions:
 
     # -- reading a message's other sides -----------------------------------------------
 
-    async def edit_history(self, room_id: str, message_id: str) -> Any:
-        """The earlier versions of a message (GET .../messages/:id/edits), oldest first."""
-        return await self._rest.call("GET", f"/api/rooms/{room_id}/messages/{message_id}/edits")
+    async def edit_history(self, room_id: str, message_id: str) -> dict[str, Any]:
+        """A message's earlier versions (GET .../messages/:id/edits): {edits: [{content,
+        contentHtml, writtenAt, replacedAt}, ...] oldest first, message}."""
+        path = f"/api/rooms/{room_id}/messages/{message_id}/edits"
+        return dict(await self._rest.call("GET", path))
 
     async def thread(
         self,
@@ -112,9 +114,9 @@ class MessageActions:
         path = f"/api/rooms/{room_id}/messages/{message_id}/thread"
         return dict(await self._rest.call("GET", path, params=params))
 
-    async def pins(self, room_id: str) -> Any:
+    async def pins(self, room_id: str) -> dict[str, Any]:
         """The room's pinned messages (GET /api/rooms/:id/pins)."""
-        return await self._rest.call("GET", f"/api/rooms/{room_id}/pins")
+        return dict(await self._rest.call("GET", f"/api/rooms/{room_id}/pins"))
 
     # -- the change stream -------------------------------------------------------------
 
