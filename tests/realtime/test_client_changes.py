@@ -9,6 +9,8 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
+
 from chat_server.client import ChatClient, ChatClientError, MessageUpdate
 from tests.conftest import PASSWORD, unique_name
 from tests.realtime.client_support import (
@@ -59,11 +61,21 @@ async def change_feed(client: ChatClient, room_id: str, after: int) -> list[Mess
         after = page["messages"][-1]["changeSeq"]
 
 
-async def login(server, client: ChatClient) -> ChatClient:
-    """The same user as `client`, logged in (its own session) on `server`."""
-    other = await ChatClient.login(server.url, client.username, PASSWORD, **FAST)
-    await other.connect()
-    return other
+@pytest.fixture
+async def login_again():
+    """Log the user of a client in again (its own session) on a server; closed at teardown
+    (before the servers, whose shutdown would otherwise wait for their sockets)."""
+    made: list[ChatClient] = []
+
+    async def login(server, client: ChatClient) -> ChatClient:
+        other = await ChatClient.login(server.url, client.username, PASSWORD, **FAST)
+        made.append(other)
+        await other.connect()
+        return other
+
+    yield login
+    for client in made:
+        await client.close()
 
 
 async def room_with(owner: ChatClient, *members: ChatClient) -> str:
@@ -199,7 +211,7 @@ class Observer:
 
 
 async def test_changes_made_while_away_arrive_once_in_order_and_copies_match(
-    start_server, make_config, new_client
+    start_server, make_config, new_client, login_again
 ):
     """Alice's instance goes down; bob and carol make 50+ changes across 3 rooms on another
     instance (edits, repeated edits, deletes, reactions on and off, replies, pins,
@@ -230,8 +242,8 @@ async def test_changes_made_while_away_arrive_once_in_order_and_copies_match(
 
     # A gap while connected: a change on the other instance is not seen live; the next
     # one alice sees skips a number, and her client fetches the missing one.
-    bob_away = await login(other, bob)
-    carol_away = await login(other, carol)
+    bob_away = await login_again(other, bob)
+    carol_away = await login_again(other, carol)
     await bob_away.edit(rooms[0], posts[rooms[0]]["bob"][1]["id"], "bob 1, unseen live")
     await carol.react(rooms[0], posts[rooms[0]]["carol"][1]["id"], "👀")
     await seen.catch_up(rooms)
