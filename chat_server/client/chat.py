@@ -57,6 +57,10 @@ class ClientStats:
     syncs: int = 0
     resends: int = 0
     refreshes: int = 0
+    # Message changes (updates()): delivered, dropped as duplicates, changeSeq gaps seen.
+    updates: int = 0
+    update_duplicates: int = 0
+    change_gaps_detected: int = 0
 
 
 class ChatClient(MessageActions, BotHelpers):
@@ -219,6 +223,7 @@ class ChatClient(MessageActions, BotHelpers):
     @property
     def stats(self) -> ClientStats:
         ordering = self._receiver.ordering.stats
+        changes = self._receiver.changes.stats
         return ClientStats(
             connects=self._conn.connects,
             disconnects=self._conn.disconnects,
@@ -228,6 +233,9 @@ class ChatClient(MessageActions, BotHelpers):
             syncs=self._receiver.syncs,
             resends=self._outbox.resends,
             refreshes=self._rest.refreshes,
+            updates=changes.delivered,
+            update_duplicates=changes.duplicates,
+            change_gaps_detected=changes.gaps_detected,
         )
 
     # -- connection --------------------------------------------------------------------

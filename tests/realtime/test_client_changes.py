@@ -249,6 +249,7 @@ async def test_changes_made_while_away_arrive_once_in_order_and_copies_match(
     await seen.catch_up(rooms)
     assert seen.updates[-1].message["reactions"][0]["emoji"] == "👀"
     assert seen.updates[-2].message["content"] == "bob 1, unseen live"
+    assert alice.stats.change_gaps_detected >= 1
     before_outage = dict(alice.last_change_seq)
 
     # The outage: alice's instance dies; the others act on the other instance.
