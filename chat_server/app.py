@@ -23,6 +23,7 @@ from chat_server.api import (
     events_page,
     files,
     health,
+    message_changes,
     messages,
     openapi,
     rooms,
@@ -46,7 +47,9 @@ from chat_server.realtime.server import create_socket_server
 from chat_server.redis_pool import redis_client
 from chat_server.services.auth import AuthService
 from chat_server.services.blacklist import MemoryBlacklist, RedisBlacklist, TokenBlacklist
+from chat_server.services.changes import MessageChanges
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
 from chat_server.services.posting import MessageWriter
@@ -101,6 +104,7 @@ def create_app(config: Config) -> web.Application:
         users,
         rooms,
         messages,
+        message_changes,
         direct,
         files,
         health,
@@ -194,6 +198,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
         )
         typing = TypingService(publisher, pool)
         store = MessageWriter(pool, limiter, typing)
+        changes = MessageChanges(pool, publisher)
         app[SERVICES] = Services(
             auth=AuthService(
                 pool,
@@ -208,6 +213,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             rooms=RoomService(pool, publisher, presence, typing, limiter),
             messages=MessageService(pool, publisher, store, limiter),
             direct=DirectService(pool, publisher, store, presence),
+            edits=EditService(pool, changes, limiter),
             files=FileService(
                 pool,
                 limiter,

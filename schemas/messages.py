@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -19,12 +20,14 @@ SYNC_MAX_ROOMS = 500
 SEQ_MAX = 2**62
 
 
-def content_field() -> fields.String:
-    """Required and non-blank for text; may be empty (a caption) when a file is attached."""
-    return fields.String(
-        load_default="",
-        validate=[validate.Length(max=MAX_CONTENT_CHARS), no_control_chars],
-    )
+def content_field(*, required: bool = False) -> fields.String:
+    """Required and non-blank for text; may be empty (a caption) when a file is attached.
+    An edit (`required=True`) always names the new text; its blank check needs the
+    message's type and is the edit service's."""
+    rules: list[Callable[[Any], Any]] = [validate.Length(max=MAX_CONTENT_CHARS), no_control_chars]
+    if required:
+        return fields.String(required=True, validate=rules)
+    return fields.String(load_default="", validate=rules)
 
 
 def message_type_field() -> fields.String:
@@ -114,6 +117,12 @@ class SyncSchema(CamelSchema):
         keys=fields.UUID(),
         values=StrictInteger(validate=validate.Range(min=0, max=SEQ_MAX)),
         required=True,
+        validate=validate.Length(max=SYNC_MAX_ROOMS),
+    )
+    # {roomId: lastChangeSeq}: also recover the changes made after it (docs/contract.md §12).
+    changes = fields.Dict(
+        keys=fields.UUID(),
+        values=StrictInteger(validate=validate.Range(min=0, max=SEQ_MAX)),
         validate=validate.Length(max=SYNC_MAX_ROOMS),
     )
 

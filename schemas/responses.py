@@ -211,6 +211,43 @@ class DirectMessageEnvelopeSchema(CamelSchema):
     message = fields.Nested(DirectMessageSchema, required=True)
 
 
+class ChangedMessageSchema(MessageSchema):
+    """A message as its changes carry it (`message_updated`, edit and delete answers, the
+    change feed): in a direct room also with the DM fields (docs/contract.md §12)."""
+
+    sender_id = fields.UUID(allow_none=True, metadata={"description": "Direct rooms only"})
+    sender_username = fields.String(allow_none=True, metadata={"description": "Direct rooms only"})
+    recipient_id = fields.UUID(metadata={"description": "Direct rooms only"})
+
+
+class ChangedMessageEnvelopeSchema(CamelSchema):
+    message = fields.Nested(ChangedMessageSchema, required=True)
+
+
+class MessageVersionSchema(CamelSchema):
+    """An earlier version of an edited message."""
+
+    content = _str()
+    content_html = _str()
+    written_at = _time()
+    replaced_at = _time()
+
+
+class MessageEditsSchema(CamelSchema):
+    """A message's earlier versions, oldest first, and the message as it is now."""
+
+    edits = fields.List(fields.Nested(MessageVersionSchema), required=True)
+    message = fields.Nested(ChangedMessageSchema, required=True)
+
+
+class ChangePageSchema(CamelSchema):
+    """One page of a room's change feed, in changeSeq order."""
+
+    messages = fields.List(fields.Nested(ChangedMessageSchema), required=True)
+    change_seq = _int(metadata={"description": "Continue from here (`after=`)"})
+    has_more = fields.Boolean(required=True)
+
+
 class MessagePageSchema(CamelSchema):
     """A keyset page of history, in seq order."""
 
@@ -390,6 +427,11 @@ class SyncAckSchema(CamelSchema):
     """`sync` ack: per room what came after the given seq; refused rooms under errors."""
 
     rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(SyncRoomSchema), required=True)
+    changes = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.Nested(ChangePageSchema),
+        metadata={"description": "When asked for: what changed after each lastChangeSeq"},
+    )
     errors = fields.Dict(keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True)
 
 
@@ -461,3 +503,14 @@ class ServerShutdownSchema(CamelSchema):
     reconnect_after_ms = _int(
         metadata={"description": "Wait this long (jitter) before reconnecting"}
     )
+
+
+# -- messages that change (docs/contract.md §12) -------------------------------------------
+
+
+class MessageUpdatedSchema(CamelSchema):
+    """`message_updated`: a message's whole current state after a change (in a direct room
+    with the DM fields), and the room's change number of that change (gap-free per room)."""
+
+    message = fields.Nested(ChangedMessageSchema, required=True)
+    change_seq = _int(metadata={"description": "The room's change counter of this change"})

@@ -20,6 +20,7 @@ from marshmallow import Schema, fields
 
 from schemas import responses as r
 from schemas.auth import AuthenticateSchema
+from schemas.changes import DeleteMessageSchema, EditMessageSchema
 from schemas.common import CamelSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
@@ -135,9 +136,25 @@ EVENTS: tuple[SocketEvent, ...] = (
     _client(
         "sync",
         "After a reconnect: the messages after each room's last seen seq "
-        "(bounded, with hasMore) and unread counts. Rate limited per user.",
+        "(bounded, with hasMore) and unread counts; with `changes` {roomId: "
+        "lastChangeSeq}, also the messages changed since (docs/contract.md §12), in "
+        "changeSeq order with a `changeSeq` cursor and `hasMore`. Rate limited per user.",
         SyncSchema,
         r.SyncAckSchema,
+    ),
+    _client(
+        "edit_message",
+        "Edit one's own message (same rules as sending; no file); the room gets "
+        "`message_updated`. The same text again changes nothing.",
+        EditMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    _client(
+        "delete_message",
+        "Delete a message (its author, or a room owner or admin): it becomes a tombstone "
+        "and the room gets `message_updated`. Deleting again answers the tombstone.",
+        DeleteMessageSchema,
+        r.ChangedMessageEnvelopeSchema,
     ),
     # -- server -> client ----------------------------------------------------------------
     _server("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
@@ -154,6 +171,13 @@ EVENTS: tuple[SocketEvent, ...] = (
         "new_dm",
         "A direct message to or from the caller (also on connect for DMs received while offline).",
         r.DirectMessageEnvelopeSchema,
+    ),
+    _server(
+        "message_updated",
+        "A message of one of the caller's rooms changed (edited, deleted, ...): the whole "
+        "current message (clients replace their copy by id; in a direct room with the DM "
+        "fields) and the room's change number of this change.",
+        r.MessageUpdatedSchema,
     ),
     _server("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
     _server("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),

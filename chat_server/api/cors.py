@@ -31,7 +31,7 @@ def setup_cors(app: web.Application, config: Config) -> None:
         allow_credentials=True,
         allow_headers=ALLOW_HEADERS,
         expose_headers=EXPOSE_HEADERS,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         max_age=MAX_AGE_S,
     )
     cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.cors_origins, options))

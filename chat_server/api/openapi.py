@@ -33,6 +33,11 @@ from schemas.auth import (
     UpdateMeSchema,
     UserSearchQuerySchema,
 )
+from schemas.changes import (
+    ChangesQuerySchema,
+    MessagePathSchema,
+    PatchMessageSchema,
+)
 from schemas.common import (
     LINE_PATTERN,
     NAME_PATTERN,
@@ -345,6 +350,59 @@ OPERATIONS: tuple[Op, ...] = (
         "direct conversation whose other member blocked the caller. 409 when `messageType` "
         "does not fit the file (image for images, file for the rest).",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
+    ),
+    # -- messages that change (docs/contract.md §12) -----------------------------------
+    Op(
+        "patch",
+        "/api/rooms/{id}/messages/{messageId}",
+        "Edit one's own message (HTTP fallback of edit_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 413, 429, 503),
+        path_schema=MessagePathSchema,
+        body=PatchMessageSchema,
+        description="Same rules as sending (length, control characters). The earlier "
+        "version is kept (`.../edits`), `editedAt` is set and the room gets "
+        "`message_updated`. The same text again changes nothing. 403 for another's "
+        "message, or when the caller may not post into the room; 404 for a room the caller "
+        "may not see or a message not in it; 409 for a deleted message, or blank content "
+        "for a text message (a file's caption may be empty). Counts against the "
+        "`messages` rate limit.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/messages/{messageId}",
+        "Delete a message (HTTP fallback of delete_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=MessagePathSchema,
+        description="For its author and the room's owners and admins. Answers the "
+        "tombstone (`deletedAt` set, no text, file, reactions, pin or edit history); the "
+        "room gets `message_updated`. Deleting again answers the tombstone unchanged.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/messages/{messageId}/edits",
+        "The earlier versions of a message",
+        "messages",
+        {200: r.MessageEditsSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=MessagePathSchema,
+        description="Oldest first, with the message as it is now; for whoever may read the "
+        "room's history.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/changes",
+        "The room's change feed: messages changed after a change number",
+        "messages",
+        {200: r.ChangePageSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        query=ChangesQuerySchema,
+        description="The current state of each message changed after `after`, once, in "
+        "changeSeq order. Continue with `after=changeSeq` while `hasMore`.",
     ),
     # -- direct messages ---------------------------------------------------------------
     Op(

@@ -265,7 +265,9 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     @event()
     async def on_sync(self, sid: str, state: SocketState, data: dict[str, Any]) -> dict[str, Any]:
-        return await self.services.messages.sync(user_id=_who(state).user_id, rooms=data["rooms"])
+        return await self.services.messages.sync(
+            user_id=_who(state).user_id, rooms=data["rooms"], changes=data.get("changes")
+        )
 
     @event()
     async def on_send_dm(
@@ -332,6 +334,26 @@ class ChatNamespace(socketio.AsyncNamespace):
             room_id=data.get("room_id"),
             other_user_id=data.get("user_id"),
         )
+
+    @event()
+    async def on_edit_message(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Edit one's own message; the room gets `message_updated` (docs/contract.md §12)."""
+        message = await self.services.edits.edit(
+            _who(state).user_id, data["room_id"], data["message_id"], data["content"]
+        )
+        return {"message": message}
+
+    @event()
+    async def on_delete_message(
+        self, sid: str, state: SocketState, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Delete a message (author, room owner/admin); answers the tombstone."""
+        message = await self.services.edits.delete(
+            _who(state).user_id, data["room_id"], data["message_id"]
+        )
+        return {"message": message}
 
     def session_sids(self, session_id: str) -> list[str]:
         """This instance's sockets of one login session (a logout disconnects them)."""

@@ -9,6 +9,11 @@ its block part, for the paths that name a person instead of a room (`send_dm`,
 A block is one way: when B blocks A, A may not post into their direct conversation nor
 invite B anywhere, while B still may write to A.
 
+Message-level rules (docs/contract.md §12) live here too: `may_edit` (the author, who may
+still post into the room) and `may_delete` (the author or a room owner/admin, who may
+still read the room as a member). Both run inside the changing transaction with the
+locked message row at hand.
+
 The hot path for text (`store.messages.insert_room_message`) applies the same rule
 inside its single SQL statement and comes here only to explain a refusal.
 """
@@ -21,7 +26,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Forbidden, NotFound
+from chat_server.errors import Conflict, Forbidden, NotFound
 from chat_server.store import direct as direct_store
 from chat_server.store import rooms as room_store
 
@@ -30,6 +35,8 @@ from chat_server.store import rooms as room_store
 BLOCKED_MESSAGE = "This user does not accept your messages"
 # What an inviter blocked by the invitee is told (README "Decisions": 403 like send_dm).
 INVITE_BLOCKED_MESSAGE = "This user does not accept your invitations"
+# Room roles that may delete other members' messages (site admins join them once they exist).
+MODERATOR_ROLES = frozenset({"owner", "admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +82,36 @@ async def require_member(conn: asyncpg.Connection, room_id: UUID, user_id: UUID)
     if room["kind"] == "private" and await room_store.get_invite(conn, room_id, user_id) is None:
         raise NotFound("Room not found")
     raise Forbidden("Join the room first")
+
+
+async def may_edit(
+    conn: asyncpg.Connection, room_id: UUID, user_id: UUID, message: dict[str, Any]
+) -> None:
+    """The user may edit this message of the room: they may post into the room
+    (`may_post`: an edit reaches the other members like a message, so a blocked DM author
+    may not edit either) and wrote it. 403 for another's message, 409 for a tombstone
+    (a deleted message has nothing left to edit; it is not "not found": history shows it)."""
+    await may_post(conn, room_id, user_id)
+    if message["user_id"] != user_id:
+        raise Forbidden("Only the author can edit this message")
+    if message["deleted_at"] is not None:
+        raise Conflict("This message was deleted")
+
+
+async def may_delete(
+    conn: asyncpg.Connection, room_id: UUID, user_id: UUID, message: dict[str, Any]
+) -> None:
+    """The user may delete this message of the room: a member who wrote it, or an owner or
+    admin of the room. A blocked DM author may still take their own message back: deleting
+    removes text from the blocker's view, it does not reach them with anything new."""
+    membership = await require_member(conn, room_id, user_id)
+    if message["user_id"] == user_id or membership["role"] in MODERATOR_ROLES:
+        return
+    raise Forbidden("Only the author or a room owner or admin can delete this message")
+
+
+async def may_read_room(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) -> None:
+    """The room-level half of `may_edit` / `may_delete`, checked before the message is
+    looked up so a room the user may not see is never confirmed: 404 for it, 403 for a
+    public room (or a private invitation) not joined."""
+    await require_member(conn, room_id, user_id)

@@ -46,14 +46,18 @@ class MessageChanges:
 
     async def apply(self, room_id: UUID, message_id: UUID, mutate: Mutation) -> dict[str, Any]:
         """Run `mutate` on the locked message in one transaction that takes the room's
-        next change number; returns the message's current wire object.
+        next change number; returns the message's current wire object (in a direct room
+        with the DM fields, `wire.changed_message`: the event carries the same object).
 
         404 when the message is not in this room (callers check the room itself first,
         so a room the caller may not see is never confirmed by this answer).
         """
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                change_seq = await change_store.next_change_seq(conn, room_id)
+                try:
+                    change_seq = await change_store.next_change_seq(conn, room_id)
+                except LookupError:
+                    raise NotFound("Room not found") from None
                 row = await change_store.lock_message(conn, room_id, message_id)
                 if row is None:
                     raise NotFound("Message not found")
@@ -66,8 +70,8 @@ class MessageChanges:
             async with self._pool.acquire() as conn:
                 unchanged = await change_store.current_message(conn, message_id)
             assert unchanged is not None
-            return wire.message(unchanged)
-        message = wire.message(current)
+            return wire.changed_message(unchanged)
+        message = wire.changed_message(current)
         await self._publisher.publish(
             Event(
                 "message_updated",

@@ -183,7 +183,11 @@ class FileService:
         return size
 
     async def open_for(self, user_id: str, name: str) -> StoredFile:
-        """The file (or thumbnail) called `name` if the user may read it; 404 otherwise."""
+        """The file (or thumbnail) called `name` if the user may read it; 404 otherwise.
+
+        Its owner may, and whoever may read a room where a message that still stands
+        carries it: deleting the message (a tombstone drops its file, docs/contract.md
+        §12) ends reading it through that room, never the owner's own access."""
         async with self._pool.acquire() as conn:
             row = await file_store.get_file_by_name(conn, name)
             if row is None or not await file_store.can_read_file(conn, row["id"], UUID(user_id)):

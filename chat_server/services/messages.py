@@ -16,6 +16,7 @@ import structlog
 from chat_server.errors import Conflict
 from chat_server.events import Event, Publisher, Target
 from chat_server.services import wire
+from chat_server.services.edits import change_page
 from chat_server.services.posting import Draft, MessageWriter
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.rooms import readable_room
@@ -73,8 +74,12 @@ class MessageService:
             room = await readable_room(conn, room_id, UUID(user_id))
             return await history_page(conn, room, limit=limit, before=before, after=after)
 
-    async def sync(self, *, user_id: str, rooms: dict[UUID, int]) -> dict[str, Any]:
-        """What the user missed in each room after the seq they last saw, plus unread counts.
+    async def sync(
+        self, *, user_id: str, rooms: dict[UUID, int], changes: dict[UUID, int] | None = None
+    ) -> dict[str, Any]:
+        """What the user missed in each room after the seq they last saw, plus unread counts;
+        with `changes` {roomId: lastChangeSeq}, also the messages changed after that change
+        number (docs/contract.md §12), one bounded page per room under `changes`.
 
         Rooms the user is not (or no longer) a member of are reported under `errors`
         rather than failing the whole sync. Each call reads up to SYNC_MAX_ROOMS rooms, so
@@ -101,7 +106,17 @@ class MessageService:
                     "lastReadSeq": membership["last_read_seq"],
                     "unread": max(room["last_seq"] - membership["last_read_seq"], 0),
                 }
-        return {"rooms": result, "errors": errors}
+            changed: dict[str, Any] = {}
+            for room_id, last_change in (changes or {}).items():
+                if await room_store.get_membership(conn, room_id, uid) is None:
+                    errors[str(room_id)] = {"code": "not_found", "message": "Room not found"}
+                    continue
+                changed[str(room_id)] = await change_page(
+                    conn, room_id, after=last_change, limit=SYNC_PAGE_SIZE
+                )
+        if changes is None:
+            return {"rooms": result, "errors": errors}
+        return {"rooms": result, "changes": changed, "errors": errors}
 
 
 async def history_page(

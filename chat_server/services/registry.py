@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chat_server.services.auth import AuthService
 from chat_server.services.direct import DirectService
+from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
 from chat_server.services.presence import PresenceService
@@ -23,6 +24,7 @@ class Services:
     rooms: RoomService
     messages: MessageService
     direct: DirectService
+    edits: EditService
     files: FileService
     reads: ReadService
     presence: PresenceService

@@ -117,6 +117,16 @@ def direct_message(row: Mapping[str, Any], recipient_id: str) -> dict[str, Any]:
     return out
 
 
+def changed_message(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as its changes carry it (`message_updated`, edit and delete answers, the
+    change feed): in a direct room (`dm_recipient_id` set) with the DM fields too, so a
+    client that replaces its copy by id keeps senderId/recipientId."""
+    recipient = row.get("dm_recipient_id")
+    if recipient is None:
+        return message(row)
+    return direct_message(row, str(recipient))
+
+
 def room(row: Mapping[str, Any]) -> dict[str, Any]:
     """A room as listed and detailed over REST."""
     out: dict[str, Any] = {

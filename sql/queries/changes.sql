@@ -14,9 +14,76 @@ SELECT * FROM messages WHERE id = :message_id AND room_id = :room_id FOR UPDATE;
 UPDATE messages SET change_seq = :change_seq WHERE id = :message_id;
 
 -- name: current_message(message_id)^
--- A message's whole current state, as history pages return it (sender name, file).
+-- A message's whole current state, as history pages return it (sender name, file), and
+-- in a direct room the member who is not its author (DMs carry recipientId everywhere).
 SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
        f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+       CASE WHEN d.room_id IS NULL THEN NULL
+            WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
+           AS dm_recipient_id
 FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+LEFT JOIN direct_rooms d ON d.room_id = m.room_id
 WHERE m.id = :message_id;
+
+-- name: record_edit(message_id, content, content_html, written_at)!
+-- Keep the version an edit replaces (GET .../messages/:id/edits lists them oldest first).
+INSERT INTO message_edits (message_id, content, content_html, written_at)
+VALUES (:message_id, :content, :content_html, :written_at);
+
+-- name: edit_message(message_id, content, content_html)!
+-- The new text of an edited message; edited_at is the transaction's time, which is also
+-- the replaced_at of the version record_edit kept.
+UPDATE messages SET content = :content, content_html = :content_html, edited_at = now()
+WHERE id = :message_id;
+
+-- name: room_message(room_id, message_id)^
+-- One message of a room in its current state (NULL when it is not in this room).
+SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+       CASE WHEN d.room_id IS NULL THEN NULL
+            WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
+           AS dm_recipient_id
+FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+LEFT JOIN direct_rooms d ON d.room_id = m.room_id
+WHERE m.id = :message_id AND m.room_id = :room_id;
+
+-- name: list_edits(message_id)
+-- The earlier versions of a message, oldest first.
+SELECT content, content_html, written_at, replaced_at
+FROM message_edits WHERE message_id = :message_id ORDER BY id;
+
+-- name: drop_edits(message_id)!
+-- A deletion takes the text away everywhere, earlier versions included.
+DELETE FROM message_edits WHERE message_id = :message_id;
+
+-- name: drop_reactions(message_id)!
+-- A deletion drops the message's reactions (the denormalised copy is emptied by tombstone).
+DELETE FROM message_reactions WHERE message_id = :message_id;
+
+-- name: tombstone(message_id, deleted_by)!
+-- A deleted message stays in seq order without its text, file, reactions or pin.
+UPDATE messages SET deleted_at = now(), deleted_by = :deleted_by, content = '',
+                    content_html = '', file_id = NULL, reactions = '[]'::jsonb,
+                    pinned_at = NULL, pinned_by = NULL
+WHERE id = :message_id;
+
+-- name: room_change_seq(room_id)$
+-- Where a room's change feed stands (read in the same snapshot as changes_after).
+SELECT last_change_seq FROM rooms WHERE id = :room_id;
+
+-- name: changes_after(room_id, after, limit)
+-- The change feed: the current state of the room's messages changed after change number
+-- :after, in change order (each message once, at its latest change), with the DM fields.
+SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+       CASE WHEN d.room_id IS NULL THEN NULL
+            WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
+           AS dm_recipient_id
+FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+LEFT JOIN direct_rooms d ON d.room_id = m.room_id
+WHERE m.room_id = :room_id AND m.change_seq > :after
+ORDER BY m.change_seq
+LIMIT :limit;

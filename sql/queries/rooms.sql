@@ -28,11 +28,13 @@ SELECT EXISTS (SELECT 1 FROM counted);
 -- Insert a room (public or private); the caller adds its owner as a member.
 INSERT INTO rooms (name, description, is_private, kind, created_by)
 VALUES (:name, :description, :is_private, :kind, :created_by)
-RETURNING id, name, description, is_private, kind, created_by, created_at, last_seq, member_count;
+RETURNING id, name, description, is_private, kind, created_by, created_at, last_seq, member_count,
+          last_change_seq;
 
 -- name: get_room(room_id)^
 -- One room with its member count.
-SELECT id, name, description, is_private, kind, created_by, created_at, last_seq, member_count
+SELECT id, name, description, is_private, kind, created_by, created_at, last_seq, member_count,
+       last_change_seq
 FROM rooms WHERE id = :room_id;
 
 -- name: get_membership(room_id, user_id)^
@@ -51,7 +53,7 @@ WHERE m.user_id = :user_id AND r.member_count <= :max_members;
 -- The cursor room must itself be visible to the caller: a private room's id used as a
 -- cursor would otherwise reveal where its name sorts (and that it exists).
 SELECT r.id, r.name, r.description, r.is_private, r.kind, r.created_by, r.created_at,
-       r.last_seq, r.member_count,
+       r.last_seq, r.member_count, r.last_change_seq,
        m.user_id IS NOT NULL AS is_member,
        i.user_id IS NOT NULL AS is_invited,
        CASE WHEN m.user_id IS NULL THEN 0
@@ -104,7 +106,7 @@ DELETE FROM room_invites WHERE room_id = :room_id AND user_id = :user_id;
 -- name: list_invites(user_id)
 -- The private rooms a user has been invited to, newest first, with who invited them.
 SELECT r.id, r.name, r.description, r.is_private, r.kind, r.created_by, r.created_at,
-       r.last_seq, r.member_count, i.created_at AS invited_at, i.invited_by,
+       r.last_seq, r.member_count, r.last_change_seq, i.created_at AS invited_at, i.invited_by,
        u.username AS invited_by_username
 FROM room_invites i JOIN rooms r ON r.id = i.room_id
 LEFT JOIN users u ON u.id = i.invited_by

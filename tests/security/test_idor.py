@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/rooms/{id}/messages"): {"content": "let me in"},
     ("post", "/api/rooms/{id}/invites"): {"userId": "{me}"},
     ("post", "/api/direct-messages/{userId}"): {"content": "hi"},
+    ("patch", "/api/rooms/{id}/messages/{messageId}"): {"content": "mine now"},
 }
 
 
@@ -113,12 +114,13 @@ async def test_every_room_route_hides_private_rooms_and_dms(world):
     assert len(room_routes) >= 8
     for op in room_routes:
         answers = {}
-        for label, target in (
-            ("private room", world["room"]["id"]),
-            ("dm room", world["dm_room"]),
-            ("no such room", str(uuid.uuid4())),
+        for label, target, message_id in (
+            # Message routes get the room's real message: still nothing to learn.
+            ("private room", world["room"]["id"], world["room_message"]["id"]),
+            ("dm room", world["dm_room"], world["dm"]["id"]),
+            ("no such room", str(uuid.uuid4()), str(uuid.uuid4())),
         ):
-            ids = {"id": target, "me": mallory.id}
+            ids = {"id": target, "me": mallory.id, "messageId": message_id}
             body = _fill(BODIES.get((op.method, op.path)), ids)
             status, answer = await api(
                 http, server, op.method.upper(), _fill(op.path, ids), mallory, json=body
@@ -252,6 +254,19 @@ async def test_socket_events_hide_private_rooms_and_dms(world, sio_connect):
             assert ack["ok"] is False and ack["error"]["code"] == "not_found", (event, ack)
         ack = await call(spy, "sync", {"rooms": {target: 0}})
         assert ack["ok"] is True and ack["rooms"] == {}, ack
+        assert ack["errors"][target]["code"] == "not_found"
+        # Changing a message of the room (its real one) or recovering its changes.
+        real = {world["room"]["id"]: world["room_message"], world["dm_room"]: world["dm"]}
+        message_id = real[target]["id"] if target in real else str(uuid.uuid4())
+        where = {"roomId": target, "messageId": message_id}
+        for event, payload in (
+            ("edit_message", {**where, "content": "mine now"}),
+            ("delete_message", where),
+        ):
+            ack = await call(spy, event, payload)
+            assert ack["ok"] is False and ack["error"]["code"] == "not_found", (event, ack)
+        ack = await call(spy, "sync", {"rooms": {}, "changes": {target: 0}})
+        assert ack["ok"] is True and ack["changes"] == {}, ack
         assert ack["errors"][target]["code"] == "not_found"
     # A DM conversation mallory is not part of, named by the other person.
     for event, payload in (
