@@ -26,7 +26,10 @@ from chat_server.api import (
     message_changes,
     messages,
     openapi,
+    pins,
+    reactions,
     rooms,
+    threads,
     users,
 )
 from chat_server.api.cors import setup_cors
@@ -52,6 +55,7 @@ from chat_server.services.direct import DirectService
 from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
+from chat_server.services.pins import PinService
 from chat_server.services.posting import MessageWriter
 from chat_server.services.presence import (
     MemoryPresenceRegistry,
@@ -59,6 +63,7 @@ from chat_server.services.presence import (
     RedisPresenceRegistry,
 )
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reactions import ReactionService
 from chat_server.services.reads import ReadService
 from chat_server.services.registry import Services
 from chat_server.services.rooms import RoomService
@@ -104,6 +109,9 @@ def create_app(config: Config) -> web.Application:
         users,
         rooms,
         messages,
+        threads,
+        reactions,
+        pins,
         message_changes,
         direct,
         files,
@@ -225,6 +233,8 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             presence=presence,
             typing=typing,
             limiter=limiter,
+            reactions=ReactionService(pool, changes, limiter),
+            pins=PinService(pool, changes, limiter),
         )
         log.info("services_ready", instance=config.instance_id)
         yield

@@ -86,6 +86,11 @@ class _MessageBody(CamelSchema):
 
 class SendMessageSchema(_MessageBody):
     room_id = fields.UUID(required=True)
+    # docs/contract.md §12: a reply; `null` (or absent) is an ordinary message.
+    thread_id = fields.UUID(
+        load_default=None,
+        metadata={"description": "Reply in this thread: a root message of the same room"},
+    )
 
 
 class PostMessageSchema(SendMessageSchema):

@@ -514,3 +514,17 @@ class MessageUpdatedSchema(CamelSchema):
 
     message = fields.Nested(ChangedMessageSchema, required=True)
     change_seq = _int(metadata={"description": "The room's change counter of this change"})
+
+
+class MessageListSchema(CamelSchema):
+    """A room's pinned messages, newest pin first."""
+
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+
+
+class ThreadPageSchema(CamelSchema):
+    """A thread: its root's current state and a page of its replies in seq order."""
+
+    root = fields.Nested(MessageSchema, required=True)
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    has_more = fields.Boolean(required=True)

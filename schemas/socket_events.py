@@ -23,6 +23,7 @@ from schemas.auth import AuthenticateSchema
 from schemas.changes import DeleteMessageSchema, EditMessageSchema
 from schemas.common import CamelSchema
 from schemas.messages import SendDirectMessageSchema, SendMessageSchema, SyncSchema
+from schemas.reactions import MessageRefSchema, ReactionEventSchema
 from schemas.rooms import MarkReadSchema, RoomEventSchema, TypingSchema
 
 NAMESPACE = "/chat"
@@ -81,7 +82,8 @@ EVENTS: tuple[SocketEvent, ...] = (
     _client(
         "send_message",
         "Store a message in a room the caller belongs to; the room "
-        "gets `new_message`. A retry with the same clientMsgId returns the original.",
+        "gets `new_message`. A retry with the same clientMsgId returns the original. With "
+        "`threadId`, a reply: the root's new reply count follows as `message_updated`.",
         SendMessageSchema,
         _MessageAck,
     ),
@@ -156,6 +158,35 @@ EVENTS: tuple[SocketEvent, ...] = (
         DeleteMessageSchema,
         r.ChangedMessageEnvelopeSchema,
     ),
+    # Messages that change (docs/contract.md §12): each answers the message's current state.
+    _client(
+        "add_reaction",
+        "React to a message with one emoji (idempotent); the room gets `message_updated` "
+        "when it changed. Refused like send_message for non-members and blocked senders; "
+        "`conflict` for a deleted message or a 51st different emoji.",
+        ReactionEventSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    _client(
+        "remove_reaction",
+        "Take one's reaction back (idempotent); the room gets `message_updated` when it changed.",
+        ReactionEventSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    _client(
+        "pin_message",
+        "Pin a message (members; idempotent; an addition to docs/contract.md §12, which "
+        "has pins over REST only); the room gets `message_updated` when it changed. "
+        "`conflict` for a deleted message or a room with 100 pins.",
+        MessageRefSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
+    _client(
+        "unpin_message",
+        "Unpin a message (members; idempotent); the room gets `message_updated` when it changed.",
+        MessageRefSchema,
+        r.ChangedMessageEnvelopeSchema,
+    ),
     # -- server -> client ----------------------------------------------------------------
     _server("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
     _server(
@@ -174,9 +205,10 @@ EVENTS: tuple[SocketEvent, ...] = (
     ),
     _server(
         "message_updated",
-        "A message of one of the caller's rooms changed (edited, deleted, ...): the whole "
-        "current message (clients replace their copy by id; in a direct room with the DM "
-        "fields) and the room's change number of this change.",
+        "A message of one of the caller's rooms changed (edited, deleted, a reaction, a "
+        "pin, a thread's reply count): the whole current message (clients replace their "
+        "copy by id; in a direct room with the DM fields) and the room's change number of "
+        "this change (gap-free per room: a jump means a missed change).",
         r.MessageUpdatedSchema,
     ),
     _server("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),

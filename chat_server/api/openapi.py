@@ -51,6 +51,12 @@ from schemas.messages import (
     PostDirectMessageSchema,
     PostMessageSchema,
 )
+from schemas.reactions import (
+    PinPathSchema,
+    ReactionPathSchema,
+    ThreadPathSchema,
+    ThreadQuerySchema,
+)
 from schemas.rooms import (
     CreateRoomSchema,
     InviteSchema,
@@ -348,7 +354,9 @@ OPERATIONS: tuple[Op, ...] = (
         description="201 when stored; 200 with the original when `clientMsgId` was already "
         "used for this room (an idempotent retry). 403 in a public room not joined, or in a "
         "direct conversation whose other member blocked the caller. 409 when `messageType` "
-        "does not fit the file (image for images, file for the rest).",
+        "does not fit the file (image for images, file for the rest). With `threadId` it is "
+        "a reply: 404 when that is no message of the room, 409 when it is a reply itself "
+        "or deleted; the root's new reply count is announced as `message_updated`.",
         links={"History": {"operationId": "getRoomMessages", "parameters": _MESSAGE_ROOM}},
     ),
     # -- messages that change (docs/contract.md §12) -----------------------------------
@@ -516,6 +524,80 @@ OPERATIONS: tuple[Op, ...] = (
         (404,),
         auth=False,
         path_schema=VendorPathSchema,
+    ),
+    # -- messages that change: reactions, pins, threads (docs/contract.md §12) -----------
+    Op(
+        "put",
+        "/api/rooms/{id}/messages/{messageId}/reactions/{emoji}",
+        "React to a message (idempotent; HTTP fallback of add_reaction)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=ReactionPathSchema,
+        description="`emoji` is exactly one Unicode emoji, percent-encoded in the path "
+        "(ZWJ sequences, skin tones and flags are one emoji; an unqualified one such as "
+        "U+2764 is stored fully qualified, U+2764 U+FE0F); anything else is a 400. Answers "
+        "the message's current state; reacting again changes nothing. The room gets "
+        "`message_updated` when it changed. 403/404 as for sending (not a member, or "
+        "blocked in the DM); 409 for a deleted message, or a 51st different emoji.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/messages/{messageId}/reactions/{emoji}",
+        "Take one's reaction back (idempotent; HTTP fallback of remove_reaction)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=ReactionPathSchema,
+        description="Answers the message's current state; removing a reaction one does "
+        "not have changes nothing. The room gets `message_updated` when it changed.",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/messages/{messageId}/thread",
+        "A thread: its root and a page of replies",
+        "messages",
+        {200: r.ThreadPageSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=ThreadPathSchema,
+        query=ThreadQuerySchema,
+        description="For readers of the room. Replies after seq `after` in seq order. "
+        "Reply with `POST /api/rooms/{id}/messages` and `threadId`. 404 when the message "
+        "is not in the room; 409 when it is itself a reply (its `threadId` is the root).",
+    ),
+    Op(
+        "get",
+        "/api/rooms/{id}/pins",
+        "A room's pinned messages, newest pin first",
+        "messages",
+        {200: r.MessageListSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=RoomPathSchema,
+        description="For readers of the room; at most 100 (a room holds no more). "
+        "Deleted messages are not listed.",
+    ),
+    Op(
+        "put",
+        "/api/rooms/{id}/pins/{messageId}",
+        "Pin a message (idempotent; HTTP fallback of pin_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 409, 503),
+        path_schema=PinPathSchema,
+        description="Members may pin. Answers the message's current state; the room gets "
+        "`message_updated` when it changed. 409 for a deleted message, or when the room "
+        "already holds 100 pinned messages.",
+    ),
+    Op(
+        "delete",
+        "/api/rooms/{id}/pins/{messageId}",
+        "Unpin a message (idempotent; HTTP fallback of unpin_message)",
+        "messages",
+        {200: r.ChangedMessageEnvelopeSchema},
+        (400, 401, 403, 404, 503),
+        path_schema=PinPathSchema,
+        description="Members may unpin. Answers the message's current state; the room "
+        "gets `message_updated` when it changed.",
     ),
 )
 

@@ -1,17 +1,17 @@
 """The `/chat` namespace: one thin `on_<event>` per documented client event (docs/contract.md §6).
 
 Each handler validates its payload with `schemas/`, calls one domain service and answers
-the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}`.
+the ack with `{ok: true, ...}` or `{ok: false, error: {code, message}}` (the `event`
+decorator, realtime/handlers.py). The events that change a stored message are the mixin
+`MessageEvents` (realtime/message_events.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -24,19 +24,17 @@ from chat_server.errors import (
     ChatError,
     InvalidToken,
     NotFound,
-    RateLimited,
     TooManyConnections,
-    Unauthenticated,
     Unavailable,
-    ValidationFailed,
 )
 from chat_server.realtime.deadlines import Deadlines
+from chat_server.realtime.handlers import SocketState, event
+from chat_server.realtime.handlers import principal as _who
+from chat_server.realtime.message_events import MessageEvents
 from chat_server.realtime.rooms import user_room
 from chat_server.services.auth import Principal
 from chat_server.services.posting import Draft
 from chat_server.services.registry import Services
-from schemas import load
-from schemas.socket_events import client_payload_schema
 
 log = structlog.get_logger(__name__)
 
@@ -49,90 +47,8 @@ ACCESS_COOKIE = "chat_access"
 # Our access tokens are ~400 bytes; anything far larger is not one.
 MAX_TOKEN_CHARS = 4096
 
-_INTERNAL_ERROR = {
-    "ok": False,
-    "error": {"code": "internal_error", "message": "Something went wrong"},
-}
 
-
-@dataclass(slots=True)
-class SocketState:
-    """What this instance knows about one of its sockets."""
-
-    principal: Principal | None = None
-    rooms: set[str] = field(default_factory=set)
-    # Authenticated in the handshake, `authenticated` not sent yet (see `greet`).
-    greet: bool = False
-
-
-Handler = Callable[..., Awaitable[dict[str, Any]]]
-
-
-def event(*, auth: bool = True) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
-    """Wrap an `on_<event>` method: state lookup, auth check, validation, error acks.
-
-    The payload schema is the event's own in the one table (schemas/socket_events.py)."""
-
-    def decorate(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
-        name = fn.__name__.removeprefix("on_")
-        schema = client_payload_schema(name)
-
-        @functools.wraps(fn)
-        async def wrapper(self: ChatNamespace, sid: str, *args: Any) -> dict[str, Any]:
-            state = self.sockets.get(sid)
-            started = time.perf_counter()
-            self.inflight += 1
-            user_id = state.principal.user_id if state and state.principal else None
-            outcome = "ok"
-            try:
-                with structlog.contextvars.bound_contextvars(sid=sid, user_id=user_id, event=name):
-                    if state is None:
-                        # The socket left while this event waited for its turn (its
-                        # disconnect came in the same packets): nothing was done, and the
-                        # client should retry once reconnected, not think it signed out.
-                        raise Unavailable("Connection closed; retry")
-                    if auth and state.principal is None:
-                        raise Unauthenticated("Authenticate first")
-                    if len(args) > 1:
-                        raise ValidationFailed(
-                            "Send one payload object",
-                            fields={"_schema": ["Expected one argument."]},
-                        )
-                    if args and _contains_binary(args[0]):
-                        # marshmallow would take UTF-8 bytes for a string and 16 bytes
-                        # for a UUID: payloads are JSON, binary attachments are refused.
-                        raise ValidationFailed(
-                            "Binary data is not accepted",
-                            fields={"_schema": ["Binary attachments are not accepted."]},
-                        )
-                    payload = load(schema, args[0] if args else None)
-                    result = await fn(self, sid, state, payload)
-                    return {"ok": True, **result}
-            except ChatError as exc:
-                outcome = exc.code
-                if isinstance(exc, RateLimited):
-                    metrics.RATE_LIMITED.labels(limit=name).inc()
-                return {"ok": False, "error": exc.to_dict()}
-            except DATABASE_DOWN as exc:
-                outcome = "unavailable"
-                log.warning("database_unavailable", socket_event=name, error=str(exc))
-                return {"ok": False, "error": Unavailable().to_dict()}
-            except Exception:
-                outcome = "internal_error"
-                metrics.ERRORS.labels(where="socket").inc()
-                log.exception("socket_handler_failed", socket_event=name, sid=sid)
-                return _INTERNAL_ERROR
-            finally:
-                self.inflight -= 1
-                metrics.EVENTS_HANDLED.labels(event=name, outcome=outcome).inc()
-                metrics.ACK_LATENCY.labels(event=name).observe(time.perf_counter() - started)
-
-        return wrapper
-
-    return decorate
-
-
-class ChatNamespace(socketio.AsyncNamespace):
+class ChatNamespace(MessageEvents, socketio.AsyncNamespace):
     """Every client event of docs/contract.md §6."""
 
     def __init__(self, namespace: str, services: Callable[[], Services]):
@@ -335,26 +251,6 @@ class ChatNamespace(socketio.AsyncNamespace):
             other_user_id=data.get("user_id"),
         )
 
-    @event()
-    async def on_edit_message(
-        self, sid: str, state: SocketState, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Edit one's own message; the room gets `message_updated` (docs/contract.md §12)."""
-        message = await self.services.edits.edit(
-            _who(state).user_id, data["room_id"], data["message_id"], data["content"]
-        )
-        return {"message": message}
-
-    @event()
-    async def on_delete_message(
-        self, sid: str, state: SocketState, data: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Delete a message (author, room owner/admin); answers the tombstone."""
-        message = await self.services.edits.delete(
-            _who(state).user_id, data["room_id"], data["message_id"]
-        )
-        return {"message": message}
-
     def session_sids(self, session_id: str) -> list[str]:
         """This instance's sockets of one login session (a logout disconnects them)."""
         return [
@@ -458,25 +354,6 @@ class ChatNamespace(socketio.AsyncNamespace):
                 "auth_error", {"message": "Token expired", "code": "token_expired"}, to=sid
             )
             await self.disconnect(sid)
-
-
-def _contains_binary(value: Any) -> bool:
-    """Whether a decoded payload holds bytes anywhere (iterative: payloads may nest deeply)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, bytes | bytearray | memoryview):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return False
-
-
-def _who(state: SocketState) -> Principal:
-    assert state.principal is not None
-    return state.principal
 
 
 def _token_from(auth: Any, environ: dict[str, Any]) -> str | None:

@@ -20,6 +20,7 @@ inside its single SQL statement and comes here only to explain a refusal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -115,3 +116,14 @@ async def may_read_room(conn: asyncpg.Connection, room_id: UUID, user_id: UUID) 
     looked up so a room the user may not see is never confirmed: 404 for it, 403 for a
     public room (or a private invitation) not joined."""
     await require_member(conn, room_id, user_id)
+
+
+# What adding to a deleted message (a reaction, a pin, a reply) is told: 409, the state of
+# the message does not allow it. Taking a reaction or a pin back is never refused.
+DELETED_MESSAGE = "This message was deleted"
+
+
+def refuse_deleted(message: Mapping[str, Any]) -> None:
+    """Raise Conflict when the (locked) message row is a tombstone."""
+    if message.get("deleted_at") is not None:
+        raise Conflict(DELETED_MESSAGE)

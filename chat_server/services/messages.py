@@ -2,7 +2,8 @@
 
 Room messages and direct messages share one write path (services/posting.py,
 `MessageWriter`): per-room seq taken under the room row's lock, idempotent retries by
-clientMsgId, ack only after commit; this module then makes the one announcement.
+clientMsgId, ack only after commit; this module then makes the announcements: the new
+message, and for a thread reply the root's change (docs/contract.md §12).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chat_server.services.edits import change_page
 from chat_server.services.posting import Draft, MessageWriter
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.rooms import readable_room
+from chat_server.services.threads import thread_page
 from chat_server.store import messages as message_store
 from chat_server.store import rooms as room_store
 
@@ -44,18 +46,41 @@ class MessageService:
         """Store a message in a room the sender belongs to and announce `new_message`.
 
         Returns the message object and whether it is new (a retry is not re-announced).
+        A thread reply (`draft.thread_id`) also announces its root's change,
+        `message_updated` {message, changeSeq}, after the reply's `new_message`.
         """
-
-        row, created = await self._store.persist_in_room(draft, room_id)
-        if str(row["room_id"]) != str(room_id):
-            # The clientMsgId was first used for another room: not a retry of this send.
+        root = None
+        if draft.thread_id is not None:
+            row, created, root = await self._store.persist_reply(draft, room_id)
+        else:
+            row, created = await self._store.persist_in_room(draft, room_id)
+        if str(row["room_id"]) != str(room_id) or row.get("thread_id") != draft.thread_id:
+            # The clientMsgId was first used for another room or thread: not a retry.
             raise Conflict("clientMsgId already used for another message")
         message = wire.message(row)
         if created:
             await self._publisher.publish(
                 Event("new_message", {"message": message}, Target.room(room_id))
             )
+        if root is not None:
+            root_row, change_seq = root
+            await self._publisher.publish(
+                Event(
+                    "message_updated",
+                    {"message": wire.changed_message(root_row), "changeSeq": change_seq},
+                    Target.room(room_id),
+                )
+            )
         return message, created
+
+    async def thread(
+        self, *, user_id: str, room_id: UUID, message_id: UUID, after: int, limit: int
+    ) -> dict[str, Any]:
+        """A thread: {root, messages (replies after seq `after`), hasMore}, for readers of
+        the room."""
+        async with self._pool.acquire() as conn:
+            await readable_room(conn, room_id, UUID(user_id))
+            return await thread_page(conn, room_id, message_id, after=after, limit=limit)
 
     async def history(
         self,

@@ -3,7 +3,9 @@
 Owns: the rate-limit count of a send, rendering, the attachment rule (a file is the
 sender's own upload and matches the message type), the per-room seq taken under the room
 row's lock in the statement that stores the message, idempotent retries by clientMsgId
-(the original comes back, nothing is stored twice), and the sender's typing ending.
+(the original comes back, nothing is stored twice), the sender's typing ending, and for
+a thread reply the root's reply count, changed (with the room's next change number) in the
+reply's own transaction.
 Must not: announce anything (MessageService and DirectService publish after it returns),
 or decide who may post where beyond calling the access rule (services/access.py).
 """
@@ -21,6 +23,7 @@ from chat_server.errors import Conflict, NotFound, RateLimited
 from chat_server.services.access import may_post
 from chat_server.services.ratelimit import RateLimiter
 from chat_server.services.render import render_markdown
+from chat_server.services.threads import check_root, count_reply
 from chat_server.services.typing import TypingService
 from chat_server.store import direct as direct_store
 from chat_server.store import files as file_store
@@ -29,6 +32,8 @@ from chat_server.store import messages as message_store
 # Checks the sender's right to post and returns the room to post in, inside the
 # transaction that stores the message.
 Authorize = Callable[[asyncpg.Connection], Awaitable[UUID]]
+# A thread root changed by a reply: its current row and the room's change number it took.
+RootChange = tuple[dict[str, Any], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class Draft:
     """One message a sender asks to post, wherever it goes (room or DM, socket or REST).
 
     `sender_name` is only a fallback: stored messages carry the sender's current name.
+    `thread_id` makes it a reply to that root message of the same room.
     """
 
     sender_id: str
@@ -44,6 +50,7 @@ class Draft:
     message_type: str = "text"
     client_msg_id: str | None = None
     file_id: UUID | None = None
+    thread_id: UUID | None = None
 
     @classmethod
     def from_payload(cls, sender_id: str, sender_name: str, data: Mapping[str, Any]) -> Draft:
@@ -55,6 +62,7 @@ class Draft:
             message_type=data.get("message_type", "text"),
             client_msg_id=data.get("client_msg_id"),
             file_id=data.get("file_id"),
+            thread_id=data.get("thread_id"),
         )
 
 
@@ -77,6 +85,26 @@ class MessageWriter:
         seq included) and the original is fetched. A retry is never refused by the rate
         limit when its original exists.
         """
+        await self._count(draft)
+        row, created, _ = await self._store(draft, authorize, render_markdown(draft.content))
+        return row, created
+
+    async def persist_reply(
+        self, draft: Draft, room_id: UUID
+    ) -> tuple[dict[str, Any], bool, RootChange | None]:
+        """`persist` for a thread reply (`draft.thread_id`) by a room member: the root is
+        checked (`threads.check_root`) and, in the same transaction, counts the reply and
+        takes the room's next change number. Also returns the root's change (None for a
+        retry that stored nothing)."""
+        assert draft.thread_id is not None
+        uid = UUID(draft.sender_id)
+        root_id = draft.thread_id
+
+        async def authorize(conn: asyncpg.Connection) -> UUID:
+            await may_post(conn, room_id, uid)
+            await check_root(conn, room_id, root_id)
+            return room_id
+
         await self._count(draft)
         return await self._store(draft, authorize, render_markdown(draft.content))
 
@@ -109,7 +137,7 @@ class MessageWriter:
         except asyncpg.UniqueViolationError:
             return await self._original(draft), False, None
         if row["pair_room_id"] is None or row["blocked"]:
-            stored, created = await self._store(draft, authorize, html)
+            stored, created, _ = await self._store(draft, authorize, html)
             return stored, created, None
         recipient_read = row.pop("recipient_last_read_seq")
         del row["pair_room_id"], row["blocked"]
@@ -117,9 +145,12 @@ class MessageWriter:
 
     async def _store(
         self, draft: Draft, authorize: Authorize, html: str
-    ) -> tuple[dict[str, Any], bool]:
-        """`persist` after the rate limit and rendering: one transaction."""
+    ) -> tuple[dict[str, Any], bool, RootChange | None]:
+        """`persist` after the rate limit and rendering: one transaction. A reply's root
+        is updated after the insert: rooms row first, then the root's row, the order of
+        every change (services/changes.py), so the two cannot deadlock."""
         uid = UUID(draft.sender_id)
+        root: RootChange | None = None
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 room_id = await authorize(conn)
@@ -133,14 +164,17 @@ class MessageWriter:
                     message_type=draft.message_type,
                     file_id=draft.file_id,
                     client_msg_id=draft.client_msg_id,
+                    thread_id=draft.thread_id,
                 )
+                if draft.thread_id is not None:
+                    root = await count_reply(conn, room_id, draft.thread_id, row["created_at"])
                 # The sender has read their own message: it never counts as unread.
                 await message_store.advance_read_pointer(conn, room_id, uid, row["seq"])
         except asyncpg.UniqueViolationError:
-            return await self._original(draft), False
+            return await self._original(draft), False, None
         if attachment is not None:
             row.update({f"file_{k}": attachment[v] for k, v in _FILE_COLUMNS.items()})
-        return await self._finish(row, draft), True
+        return await self._finish(row, draft), True, root
 
     async def persist_in_room(self, draft: Draft, room_id: UUID) -> tuple[dict[str, Any], bool]:
         """`persist` for a room member, in one SQL round trip for text.
@@ -150,6 +184,7 @@ class MessageWriter:
         (404 for rooms the sender may not see, 403 for public rooms not joined or a blocked
         sender). An attachment takes `persist`'s transaction, authorized by `may_post`.
         """
+        assert draft.thread_id is None, "replies take persist_reply"
         uid = UUID(draft.sender_id)
         if draft.file_id is not None:
 

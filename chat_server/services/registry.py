@@ -9,8 +9,10 @@ from chat_server.services.direct import DirectService
 from chat_server.services.edits import EditService
 from chat_server.services.files import FileService
 from chat_server.services.messages import MessageService
+from chat_server.services.pins import PinService
 from chat_server.services.presence import PresenceService
 from chat_server.services.ratelimit import RateLimiter
+from chat_server.services.reactions import ReactionService
 from chat_server.services.reads import ReadService
 from chat_server.services.rooms import RoomService
 from chat_server.services.typing import TypingService
@@ -30,3 +32,5 @@ class Services:
     presence: PresenceService
     typing: TypingService
     limiter: RateLimiter
+    reactions: ReactionService
+    pins: PinService

@@ -31,9 +31,11 @@ async def insert_message(
     message_type: str,
     file_id: UUID | None,
     client_msg_id: str | None,
+    thread_id: UUID | None = None,
 ) -> Row:
-    """Store a message with the room's next seq. Must run inside the caller's transaction:
-    the rooms row stays locked until commit, so commit order equals seq order."""
+    """Store a message with the room's next seq (a reply names its thread's root). Must run
+    inside the caller's transaction: the rooms row stays locked until commit, so commit
+    order equals seq order."""
     row = await queries.messages.insert_message(
         conn,
         room_id=room_id,
@@ -43,6 +45,7 @@ async def insert_message(
         message_type=message_type,
         file_id=file_id,
         client_msg_id=client_msg_id,
+        thread_id=thread_id,
     )
     return dict(row)
 

@@ -6,15 +6,15 @@ SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS fi
 FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
 WHERE m.user_id = :user_id AND m.client_msg_id = :client_msg_id;
 
--- name: insert_message(room_id, user_id, content, content_html, message_type, file_id, client_msg_id)^
+-- name: insert_message(room_id, user_id, content, content_html, message_type, file_id, client_msg_id, thread_id)^
 -- Take the room's next seq under its row lock and store the message in the same statement.
 WITH next AS (
     UPDATE rooms SET last_seq = last_seq + 1 WHERE id = :room_id RETURNING last_seq
 )
 INSERT INTO messages (room_id, seq, user_id, content, content_html, message_type, file_id,
-                      client_msg_id)
+                      client_msg_id, thread_id)
 SELECT :room_id, next.last_seq, :user_id, :content, :content_html, :message_type, :file_id,
-       :client_msg_id
+       :client_msg_id, :thread_id
 FROM next
 -- The sender's current name (not the one inside their access token, which may be older).
 RETURNING *, (SELECT u.username FROM users u WHERE u.id = messages.user_id) AS username;

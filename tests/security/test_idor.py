@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -27,6 +28,7 @@ from tests.conftest import LOBBY_ID
 from tests.uploads_helpers import plain_png
 
 SECRET = "the launch code is 0000"
+THUMBS = "\U0001f44d"
 # Bodies for the routes that take one; ids in them are filled in per test.
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/rooms/{id}/messages"): {"content": "let me in"},
@@ -120,7 +122,12 @@ async def test_every_room_route_hides_private_rooms_and_dms(world):
             ("dm room", world["dm_room"], world["dm"]["id"]),
             ("no such room", str(uuid.uuid4()), str(uuid.uuid4())),
         ):
-            ids = {"id": target, "me": mallory.id, "messageId": message_id}
+            ids = {
+                "id": target,
+                "me": mallory.id,
+                "messageId": message_id,
+                "emoji": quote(THUMBS, safe=""),
+            }
             body = _fill(BODIES.get((op.method, op.path)), ids)
             status, answer = await api(
                 http, server, op.method.upper(), _fill(op.path, ids), mallory, json=body
@@ -262,6 +269,11 @@ async def test_socket_events_hide_private_rooms_and_dms(world, sio_connect):
         for event, payload in (
             ("edit_message", {**where, "content": "mine now"}),
             ("delete_message", where),
+            ("add_reaction", {**where, "emoji": THUMBS}),
+            ("remove_reaction", {**where, "emoji": THUMBS}),
+            ("pin_message", where),
+            ("unpin_message", where),
+            ("send_message", {"roomId": target, "content": "re", "threadId": message_id}),
         ):
             ack = await call(spy, event, payload)
             assert ack["ok"] is False and ack["error"]["code"] == "not_found", (event, ack)

@@ -1,0 +1,85 @@
+"""Reactions (docs/contract.md §12): add and remove one user's emoji on a message.
+
+Owns: the reaction rules. Who may react is `access.may_post` (a member; not blocked in the
+blocker's DM); a tombstone takes no new reactions (409); a message carries at most
+MAX_DISTINCT_EMOJI different emoji (a new one past that is 409); adding or removing twice
+is a no-op that answers the current message (no change number, no event). Each change
+runs in the changing transaction (services/changes.py), where the message's `reactions`
+is recomputed from message_reactions in one statement.
+Must not: validate the emoji (schemas/reactions.py does, at the edge) or emit anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from chat_server.errors import Conflict
+from chat_server.services.access import may_post, refuse_deleted
+from chat_server.services.changes import MessageChanges
+from chat_server.services.ratelimit import RateLimiter
+from chat_server.store import reactions as reaction_store
+
+# docs/contract.md §12: a bound on what one message carries (and on its row's size).
+MAX_DISTINCT_EMOJI = 50
+# The reactors listed per emoji (`userIds`): enough to show who reacted in a chip's tooltip.
+MAX_REACTOR_IDS = 50
+
+
+class ReactionService:
+    """One user's reactions on the messages of rooms they may post in."""
+
+    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges, limiter: RateLimiter):
+        self._pool = pool
+        self._changes = changes
+        self._limiter = limiter
+
+    async def add(
+        self, user_id: str, room_id: UUID, message_id: UUID, emoji: str
+    ) -> dict[str, Any]:
+        """React; returns the current message (unchanged when the reaction was there)."""
+        uid = UUID(user_id)
+        await self._check(room_id, uid)
+
+        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+            await may_post(conn, room_id, uid)
+            refuse_deleted(row)
+            if not await reaction_store.add(conn, message_id, emoji, uid):
+                return False
+            if await reaction_store.distinct_emoji(conn, message_id) > MAX_DISTINCT_EMOJI:
+                raise Conflict(
+                    f"A message carries at most {MAX_DISTINCT_EMOJI} different emoji",
+                    fields={"emoji": ["This message has no room for another emoji."]},
+                )
+            await reaction_store.recompute(conn, message_id, MAX_REACTOR_IDS)
+            return True
+
+        return await self._changes.apply(room_id, message_id, mutate)
+
+    async def remove(
+        self, user_id: str, room_id: UUID, message_id: UUID, emoji: str
+    ) -> dict[str, Any]:
+        """Take a reaction back; returns the current message (unchanged when there was none)."""
+        uid = UUID(user_id)
+        await self._check(room_id, uid)
+
+        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+            await may_post(conn, room_id, uid)
+            if not await reaction_store.remove(conn, message_id, emoji, uid):
+                return False
+            await reaction_store.recompute(conn, message_id, MAX_REACTOR_IDS)
+            return True
+
+        return await self._changes.apply(room_id, message_id, mutate)
+
+    async def _check(self, room_id: UUID, user_id: UUID) -> None:
+        """Count the request against the user's `messages` limit (a change reaches every
+        member like a message does: edits count too), and apply the posting rule before
+        the changing transaction, so that a refused caller never takes the room's lock nor
+        learns whether a message exists there (`mutate` checks it again under the lock:
+        membership may change in between)."""
+        await self._limiter.hit("messages", str(user_id))
+        async with self._pool.acquire() as conn:
+            await may_post(conn, room_id, user_id)
