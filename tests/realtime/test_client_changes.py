@@ -134,9 +134,14 @@ async def test_each_change_round_trips_and_reaches_both_streams_once(server, new
         assert by_id[other["id"]] == history[other["id"]] == deleted
         assert history[root["id"]]["thread"]["replyCount"] == 1
         assert client.last_change_seq[room] == seqs[0] + 6
+    # No duplicate is waiting: the next change is the next update of both.
+    marker = await alice.edit(room, root["id"], "the root, once more")
+    for client in (alice, bob):
+        assert await next_updates(client, 1) == [MessageUpdate(room, seqs[0] + 7, marker)]
     assert (await alice.thread(room, root["id"]))["messages"] == [reply]
     assert [v["content"] for v in (await alice.edit_history(room, root["id"]))["edits"]] == [
-        "teh root"
+        "teh root",
+        "the root",
     ]
 
 
