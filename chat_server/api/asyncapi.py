@@ -24,7 +24,7 @@ from marshmallow import Schema, fields, validate
 
 from chat_server.api.json_schema import add_schema_rules, schema_name_resolver, text_rules
 from chat_server.api.openapi import API_TITLE, API_VERSION
-from schemas import responses as r
+from schemas import event_payloads as ev
 from schemas.common import CamelSchema
 from schemas.socket_events import EVENTS, NAMESPACE, SocketEvent
 
@@ -123,7 +123,7 @@ def asyncapi_document() -> dict[str, Any]:
     spec, plugin = _json_schema_spec()
     converter = plugin.converter
     assert converter is not None
-    ack_error = converter.resolve_nested_schema(r.AckErrorSchema)
+    ack_error = converter.resolve_nested_schema(ev.AckErrorSchema)
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for event in EVENTS:

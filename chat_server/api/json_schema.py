@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from schemas import event_payloads as ev
 from schemas import responses as r
 from schemas.auth import PASSWORD_MAX_BYTES, PASSWORD_MIN_CHARS
 from schemas.common import (
@@ -42,7 +43,7 @@ def register_component(cls: type[Schema]) -> str:
 def component_name(cls: type[Schema]) -> str:
     """Responses keep their short names; a request schema that shares one gets `Input`."""
     name = cls.__name__.removeprefix("_").removesuffix("Schema")
-    if cls.__module__ == r.__name__:
+    if cls.__module__ in _OUTPUT_MODULES:
         return name
     if cls.__module__.startswith("schemas."):
         # Request bodies and payloads; response names stay short.
@@ -80,10 +81,13 @@ def _close_branches(schema: dict[str, Any], names: list[str]) -> None:
             _close_branches(branch, names)
 
 
+# What the server sends (REST bodies; socket acks and events): their names stay short.
+_OUTPUT_MODULES = frozenset({r.__name__, ev.__name__})
 _RESPONSE_NAMES = {
     cls.__name__.removesuffix("Schema")
-    for cls in vars(r).values()
-    if isinstance(cls, type) and issubclass(cls, Schema)
+    for module in (r, ev)
+    for cls in vars(module).values()
+    if isinstance(cls, type) and issubclass(cls, Schema) and cls.__module__ == module.__name__
 }
 
 
