@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +25,8 @@ from typing import Any
 import pytest
 
 from tests.chat_helpers import api, create_room, join
-from tests.cluster.change_peers import (
-    ChangePeer,
-    Plan,
-    ServerState,
-    assert_changes_complete,
-    change_feed,
-    change_traffic,
-)
+from tests.cluster.change_checks import ServerState, assert_changes_complete, change_feed
+from tests.cluster.change_peers import ChangePeer, Plan, change_traffic
 from tests.cluster.peers import assert_complete, eventually, room_history
 from tests.cluster.procs import Cluster, Instance
 
@@ -48,6 +43,8 @@ COOLDOWN_S = 2.0
 OUTAGE_S = 3.0
 # Changes app2's clients make while app1's clients are away (SIGKILL test).
 MISSED_CHANGES = 12
+# How long the SIGKILL test looks for an operation in flight on app1 to kill it under.
+CATCH_IN_FLIGHT_S = 5.0
 # Each peer's own messages that the traffic edits, pins and reacts to.
 TARGETS_PER_PEER = 2
 
@@ -181,6 +178,11 @@ async def test_changes_survive_sigkill_of_an_instance(scene, http):
 
     for peer in away:
         peer.may_connect.clear()
+    # Preferably while one of app1's clients waits for an answer (it retries after the
+    # crash; a retry of a change that was made is a no-op): no wait between look and kill.
+    give_up = time.monotonic() + CATCH_IN_FLIGHT_S
+    while not any(p.in_flight for p in away) and time.monotonic() < give_up:
+        await asyncio.sleep(0.002)
     app1.kill()
     assert await app1.wait_exit() == -9
     for peer in away:
