@@ -20,6 +20,7 @@ from chat_server.api import (
     asyncapi,
     auth,
     direct,
+    emoji,
     events_page,
     files,
     health,
@@ -119,6 +120,7 @@ def create_app(config: Config) -> web.Application:
         openapi,
         asyncapi,
         events_page,
+        emoji,
     ):
         app.add_routes(module.routes)
     webui.add_routes(app)

@@ -138,7 +138,8 @@ def http_ok(url: str) -> bool:
 
 def _connect_host(host: str) -> str:
     """Where to reach a listener bound to `host` from this machine."""
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    # Compares with the wildcard addresses to connect to loopback instead; binds nothing.
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # nosec B104
 
 
 def spawn(

@@ -1,8 +1,9 @@
-"""What the server sends: REST response bodies, socket acks and server -> client events.
+"""What the server sends: REST response bodies (socket acks and event payloads that are not
+REST bodies are in schemas/event_payloads.py).
 
 These schemas are never used to validate input. They describe the shapes built by
 `chat_server.services.wire` (and the services) so that `GET /api/openapi.json` and the
-socket event reference (`GET /api/events`) are generated from one place, and so that the
+socket event reference (`GET /api/asyncapi.json`) are generated from one place, and so that the
 contract tests (tests/security/test_schemathesis.py) can hold every response to them.
 Unknown keys are refused (`additionalProperties: false` in the spec): a field added to a
 response without being documented here fails the contract test.
@@ -37,19 +38,19 @@ ERROR_CODES = (
 )
 
 
-def _uuid(**kw: object) -> fields.UUID:
+def uuid_field(**kw: object) -> fields.UUID:
     return fields.UUID(required=True, **kw)  # type: ignore[arg-type]
 
 
-def _str(**kw: object) -> fields.String:
+def str_field(**kw: object) -> fields.String:
     return fields.String(required=True, **kw)  # type: ignore[arg-type]
 
 
-def _int(**kw: object) -> fields.Integer:
+def int_field(**kw: object) -> fields.Integer:
     return fields.Integer(required=True, **kw)  # type: ignore[arg-type]
 
 
-def _time(**kw: object) -> fields.DateTime:
+def time_field(**kw: object) -> fields.DateTime:
     return fields.DateTime(required=True, **kw)  # type: ignore[arg-type]
 
 
@@ -57,8 +58,10 @@ def _time(**kw: object) -> fields.DateTime:
 
 
 class ErrorDetailSchema(CamelSchema):
-    code = _str(metadata={"description": "Stable machine-readable code: " + ", ".join(ERROR_CODES)})
-    message = _str(metadata={"description": "Human-readable; may change between versions"})
+    code = str_field(
+        metadata={"description": "Stable machine-readable code: " + ", ".join(ERROR_CODES)}
+    )
+    message = str_field(metadata={"description": "Human-readable; may change between versions"})
     # Not called `fields`: that name is marshmallow's (Schema.fields) and this module's.
     field_errors = fields.Dict(
         data_key="fields",
@@ -81,8 +84,8 @@ class ErrorSchema(CamelSchema):
 class UserPublicSchema(CamelSchema):
     """A user as other users see them."""
 
-    id = _uuid()
-    username = _str()
+    id = uuid_field()
+    username = str_field()
     display_name = fields.String(required=True, allow_none=True)
     last_seen = fields.DateTime(required=True, allow_none=True)
 
@@ -90,9 +93,9 @@ class UserPublicSchema(CamelSchema):
 class UserPrivateSchema(UserPublicSchema):
     """A user as they see themselves."""
 
-    email = _str()
-    created_at = _time()
-    updated_at = _time()
+    email = str_field()
+    created_at = time_field()
+    updated_at = time_field()
 
 
 class DirectoryUserSchema(UserPublicSchema):
@@ -109,14 +112,16 @@ class AuthPairSchema(CamelSchema):
     """register / login / refresh: the account and a new token pair (also set as cookies)."""
 
     user = fields.Nested(UserPrivateSchema, required=True)
-    access_token = _str(metadata={"description": "JWT (HS256), sent as `Authorization: Bearer`"})
-    refresh_token = _str(metadata={"description": "Opaque; spent by POST /api/auth/refresh"})
-    expires_in = _int(metadata={"description": "Access token lifetime in seconds"})
+    access_token = str_field(
+        metadata={"description": "JWT (HS256), sent as `Authorization: Bearer`"}
+    )
+    refresh_token = str_field(metadata={"description": "Opaque; spent by POST /api/auth/refresh"})
+    expires_in = int_field(metadata={"description": "Access token lifetime in seconds"})
 
 
 class UserRefSchema(CamelSchema):
-    id = _uuid()
-    username = _str()
+    id = uuid_field()
+    username = str_field()
 
 
 class NullableUserRefSchema(CamelSchema):
@@ -130,15 +135,15 @@ class NullableUserRefSchema(CamelSchema):
 class FileSchema(CamelSchema):
     """An uploaded file (the upload response, and `file` on messages)."""
 
-    id = _uuid()
-    url = _str(metadata={"description": "GET it with the same credentials"})
-    name = _str(metadata={"description": "The sanitised original name"})
-    mime_type = _str(
+    id = uuid_field()
+    url = str_field(metadata={"description": "GET it with the same credentials"})
+    name = str_field(metadata={"description": "The sanitised original name"})
+    mime_type = str_field(
         validate=validate.OneOf(
             ["image/jpeg", "image/png", "image/gif", "application/pdf", "text/plain"]
         )
     )
-    size = _int()
+    size = int_field()
     width = fields.Integer()
     height = fields.Integer()
     thumbnail_url = fields.String()
@@ -150,8 +155,8 @@ class FileSchema(CamelSchema):
 class ReactionSchema(CamelSchema):
     """One emoji's reactions on a message."""
 
-    emoji = _str()
-    count = _int()
+    emoji = str_field()
+    count = int_field()
     user_ids = fields.List(
         fields.UUID(), required=True, metadata={"description": "Up to 50 of the reactors"}
     )
@@ -160,27 +165,27 @@ class ReactionSchema(CamelSchema):
 class ThreadSummarySchema(CamelSchema):
     """What a thread root carries about its replies."""
 
-    reply_count = _int()
+    reply_count = int_field()
     last_reply_at = fields.DateTime(required=True, allow_none=True)
 
 
 class MessageSchema(CamelSchema):
     """A room message (docs/contract.md §6)."""
 
-    id = _uuid()
-    room_id = _uuid()
-    seq = _int(metadata={"description": "Per room: 1, 2, 3, ... without gaps"})
+    id = uuid_field()
+    room_id = uuid_field()
+    seq = int_field(metadata={"description": "Per room: 1, 2, 3, ... without gaps"})
     user_id = fields.UUID(required=True, allow_none=True)
     username = fields.String(required=True, allow_none=True)
-    content = _str(metadata={"description": "Exactly as sent; render as text only"})
-    content_html = _str(metadata={"description": "Markdown rendered and allow-list sanitised"})
-    message_type = _str(validate=validate.OneOf(MESSAGE_TYPES))
-    created_at = _time()
+    content = str_field(metadata={"description": "Exactly as sent; render as text only"})
+    content_html = str_field(metadata={"description": "Markdown rendered and allow-list sanitised"})
+    message_type = str_field(validate=validate.OneOf(MESSAGE_TYPES))
+    created_at = time_field()
     client_msg_id = fields.String()
     edited_at = fields.DateTime()
     file_id = fields.UUID()
     file = fields.Nested(FileSchema)
-    change_seq = _int(
+    change_seq = int_field(
         metadata={
             "description": "The room's change counter at this message's latest change "
             "(0: never changed); see docs/contract.md §12"
@@ -200,7 +205,7 @@ class DirectMessageSchema(MessageSchema):
 
     sender_id = fields.UUID(required=True, allow_none=True)
     sender_username = fields.String(required=True, allow_none=True)
-    recipient_id = _uuid()
+    recipient_id = uuid_field()
 
 
 class MessageEnvelopeSchema(CamelSchema):
@@ -227,10 +232,10 @@ class ChangedMessageEnvelopeSchema(CamelSchema):
 class MessageVersionSchema(CamelSchema):
     """An earlier version of an edited message."""
 
-    content = _str()
-    content_html = _str()
-    written_at = _time()
-    replaced_at = _time()
+    content = str_field()
+    content_html = str_field()
+    written_at = time_field()
+    replaced_at = time_field()
 
 
 class MessageEditsSchema(CamelSchema):
@@ -244,7 +249,7 @@ class ChangePageSchema(CamelSchema):
     """One page of a room's change feed, in changeSeq order."""
 
     messages = fields.List(fields.Nested(ChangedMessageSchema), required=True)
-    change_seq = _int(metadata={"description": "Continue from here (`after=`)"})
+    change_seq = int_field(metadata={"description": "Continue from here (`after=`)"})
     has_more = fields.Boolean(required=True)
 
 
@@ -253,13 +258,13 @@ class MessagePageSchema(CamelSchema):
 
     messages = fields.List(fields.Nested(MessageSchema), required=True)
     has_more = fields.Boolean(required=True)
-    last_seq = _int()
+    last_seq = int_field()
 
 
 class DirectMessagePageSchema(CamelSchema):
     messages = fields.List(fields.Nested(DirectMessageSchema), required=True)
     has_more = fields.Boolean(required=True)
-    last_seq = _int()
+    last_seq = int_field()
     room_id = fields.UUID(required=True, allow_none=True)
 
 
@@ -269,16 +274,16 @@ class DirectMessagePageSchema(CamelSchema):
 class RoomSchema(CamelSchema):
     """A room; the caller fields (isMember...) are present where the caller is known."""
 
-    id = _uuid()
-    name = _str()
+    id = uuid_field()
+    name = str_field()
     description = fields.String(required=True, allow_none=True)
     is_private = fields.Boolean(required=True)
-    kind = _str(validate=validate.OneOf(ROOM_KINDS))
+    kind = str_field(validate=validate.OneOf(ROOM_KINDS))
     created_by = fields.UUID(required=True, allow_none=True)
-    created_at = _time()
-    last_seq = _int()
-    change_seq = _int(metadata={"description": "Where the room's change feed stands"})
-    member_count = _int()
+    created_at = time_field()
+    last_seq = int_field()
+    change_seq = int_field(metadata={"description": "Where the room's change feed stands"})
+    member_count = int_field()
     is_member = fields.Boolean()
     is_invited = fields.Boolean()
     role = fields.String(allow_none=True, validate=validate.OneOf(ROLES))
@@ -292,9 +297,9 @@ class RoomPageSchema(CamelSchema):
 
 
 class MemberSchema(UserPublicSchema):
-    role = _str(validate=validate.OneOf(ROLES))
-    joined_at = _time()
-    last_read_seq = _int()
+    role = str_field(validate=validate.OneOf(ROLES))
+    joined_at = time_field()
+    last_read_seq = int_field()
     online = fields.Boolean(required=True)
 
 
@@ -312,7 +317,7 @@ class InviteCreatedSchema(CamelSchema):
 class InviteSchema(CamelSchema):
     room = fields.Nested(RoomSchema, required=True)
     invited_by = fields.Nested(NullableUserRefSchema, required=True)
-    invited_at = _time()
+    invited_at = time_field()
 
 
 class InviteListSchema(CamelSchema):
@@ -320,7 +325,7 @@ class InviteListSchema(CamelSchema):
 
 
 class ReadPositionsSchema(CamelSchema):
-    room_id = _uuid()
+    room_id = uuid_field()
     reads = fields.Dict(
         keys=fields.UUID(),
         values=fields.Integer(),
@@ -343,177 +348,48 @@ class ConversationUserSchema(UserPublicSchema):
 
 
 class LastMessageSchema(CamelSchema):
-    id = _uuid()
-    seq = _int()
+    id = uuid_field()
+    seq = int_field()
     sender_id = fields.UUID(required=True, allow_none=True)
-    content = _str()
-    message_type = _str(validate=validate.OneOf(MESSAGE_TYPES))
-    created_at = _time()
+    content = str_field()
+    message_type = str_field(validate=validate.OneOf(MESSAGE_TYPES))
+    created_at = time_field()
 
 
 class ConversationSchema(CamelSchema):
-    room_id = _uuid()
+    room_id = uuid_field()
     user = fields.Nested(ConversationUserSchema, required=True)
     last_message = fields.Nested(LastMessageSchema, required=True, allow_none=True)
-    last_seq = _int()
-    last_read_seq = _int()
-    unread_count = _int()
+    last_seq = int_field()
+    last_read_seq = int_field()
+    unread_count = int_field()
 
 
 class ConversationListSchema(CamelSchema):
     conversations = fields.List(fields.Nested(ConversationSchema), required=True)
 
 
+# -- emoji (the web client's reaction picker) ----------------------------------------------
+
+
+class EmojiSchema(CamelSchema):
+    emoji = str_field(metadata={"description": "One fully-qualified Unicode emoji."})
+    name = str_field(metadata={"description": "Its English CLDR name, lower case (`thumbs up`)."})
+
+
+class EmojiListSchema(CamelSchema):
+    emoji = fields.List(fields.Nested(EmojiSchema), required=True)
+
+
 # -- operations --------------------------------------------------------------------------
 
 
 class HealthSchema(CamelSchema):
-    status = _str(validate=validate.OneOf(["ok", "unavailable"]))
+    status = str_field(validate=validate.OneOf(["ok", "unavailable"]))
     checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
-# -- socket acks and server -> client events ---------------------------------------------
-
-
-class AckErrorSchema(CamelSchema):
-    """Every client event's ack on failure."""
-
-    ok = fields.Boolean(required=True, validate=validate.Equal(False))
-    error = fields.Nested(ErrorDetailSchema, required=True)
-
-
-class AuthenticatedSchema(CamelSchema):
-    """`authenticated`, and the `authenticate` ack."""
-
-    user_id = _uuid()
-    username = _str()
-
-
-class AuthErrorSchema(CamelSchema):
-    message = _str()
-    code = _str()
-
-
-class RoomAckSchema(CamelSchema):
-    """`join_room` ack."""
-
-    room = fields.Nested(RoomSchema, required=True)
-
-
-class RoomIdSchema(CamelSchema):
-    """`leave_room`, `typing_start`, `typing_stop` acks."""
-
-    room_id = _uuid()
-
-
-class ReadStateSchema(CamelSchema):
-    room_id = _uuid()
-    user_id = fields.UUID(metadata={"description": "The other user, for a DM"})
-    kind = fields.String(validate=validate.OneOf(ROOM_KINDS))
-    last_seq = _int()
-    last_read_seq = _int()
-    unread = _int()
-
-
-class SyncRoomSchema(CamelSchema):
-    messages = fields.List(fields.Nested(MessageSchema), required=True)
-    has_more = fields.Boolean(required=True)
-    last_seq = _int()
-    last_read_seq = _int()
-    unread = _int()
-
-
-class SyncAckSchema(CamelSchema):
-    """`sync` ack: per room what came after the given seq; refused rooms under errors."""
-
-    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(SyncRoomSchema), required=True)
-    changes = fields.Dict(
-        keys=fields.UUID(),
-        values=fields.Nested(ChangePageSchema),
-        metadata={"description": "When asked for: what changed after each lastChangeSeq"},
-    )
-    errors = fields.Dict(keys=fields.UUID(), values=fields.Nested(ErrorDetailSchema), required=True)
-
-
-class UnreadRoomSchema(ReadStateSchema):
-    """One room of `unread.rooms`, keyed by its id."""
-
-    room_id = fields.UUID(
-        metadata={"description": "The key again; absent from the summary sent on connect"}
-    )
-
-
-class UnreadSchema(CamelSchema):
-    """`unread`: the summary on connect (with total) or one room's change."""
-
-    rooms = fields.Dict(keys=fields.UUID(), values=fields.Nested(UnreadRoomSchema), required=True)
-    total = fields.Integer()
-
-
-class UserJoinedSchema(CamelSchema):
-    room_id = _uuid()
-    user = fields.Nested(UserRefSchema, required=True)
-
-
-class UserLeftSchema(CamelSchema):
-    room_id = _uuid()
-    user_id = _uuid()
-
-
-class UserTypingSchema(CamelSchema):
-    room_id = _uuid()
-    user_id = _uuid()
-    username = _str()
-
-
-class UserStoppedTypingSchema(CamelSchema):
-    room_id = _uuid()
-    user_id = _uuid()
-
-
-class PresenceSchema(CamelSchema):
-    user_id = _uuid()
-    username = _str()
-    status = _str(validate=validate.OneOf(["online", "offline"]))
-    last_seen = fields.DateTime(required=True, allow_none=True)
-
-
-class ReadReceiptSchema(CamelSchema):
-    """`read_receipt` and `delivery_receipt`: how far a member has read and received."""
-
-    room_id = _uuid()
-    user_id = _uuid()
-    last_read_seq = _int()
-    last_delivered_seq = _int()
-
-
-class DeliveredAckSchema(CamelSchema):
-    """`delivered` ack."""
-
-    room_id = _uuid()
-    last_seq = _int()
-    last_delivered_seq = _int()
-
-
-class SessionRevokedSchema(CamelSchema):
-    reason = _str()
-
-
-class ServerShutdownSchema(CamelSchema):
-    reconnect_after_ms = _int(
-        metadata={"description": "Wait this long (jitter) before reconnecting"}
-    )
-
-
 # -- messages that change (docs/contract.md §12) -------------------------------------------
-
-
-class MessageUpdatedSchema(CamelSchema):
-    """`message_updated`: a message's whole current state after a change (in a direct room
-    with the DM fields), and the room's change number of that change (gap-free per room)."""
-
-    message = fields.Nested(ChangedMessageSchema, required=True)
-    change_seq = _int(metadata={"description": "The room's change counter of this change"})
 
 
 class MessageListSchema(CamelSchema):

@@ -18,6 +18,7 @@ from typing import Literal
 
 from marshmallow import Schema, fields
 
+from schemas import event_payloads as ev
 from schemas import responses as r
 from schemas.auth import AuthenticateSchema
 from schemas.changes import DeleteMessageSchema, EditMessageSchema
@@ -77,7 +78,7 @@ EVENTS: tuple[SocketEvent, ...] = (
         "10 s), or extend a live session with a fresh access token. Also emits "
         "`authenticated` or `auth_error`.",
         AuthenticateSchema,
-        r.AuthenticatedSchema,
+        ev.AuthenticatedSchema,
     ),
     _client(
         "send_message",
@@ -99,26 +100,26 @@ EVENTS: tuple[SocketEvent, ...] = (
         "`user_typing`. Expires by itself after a few seconds. Refused (`forbidden`) in a "
         "DM whose other member blocked the sender.",
         TypingSchema,
-        r.RoomIdSchema,
+        ev.RoomIdSchema,
     ),
     _client(
         "typing_stop",
         "Stop typing; the others get `user_stopped_typing`.",
         TypingSchema,
-        r.RoomIdSchema,
+        ev.RoomIdSchema,
     ),
     _client(
         "join_room",
         "Join a public room or a private room one is invited to; the "
         "room gets `user_joined`, all the caller's sockets follow. Rate limited per user.",
         RoomEventSchema,
-        r.RoomAckSchema,
+        ev.RoomAckSchema,
     ),
     _client(
         "leave_room",
         "Leave a room; the room gets `user_left`. Rate limited per user.",
         RoomEventSchema,
-        r.RoomIdSchema,
+        ev.RoomIdSchema,
     ),
     _client(
         "mark_read",
@@ -126,14 +127,14 @@ EVENTS: tuple[SocketEvent, ...] = (
         "seq; if it moved, the caller's sockets get `unread` (and a DM's or small room's "
         "other members `read_receipt`).",
         MarkReadSchema,
-        r.ReadStateSchema,
+        ev.ReadStateSchema,
     ),
     _client(
         "delivered",
         "The client received a room (or the DM with userId) up to seq; if that moved the "
         "pointer, the other members of a DM or small room get `delivery_receipt`.",
         MarkReadSchema,
-        r.DeliveredAckSchema,
+        ev.DeliveredAckSchema,
     ),
     _client(
         "sync",
@@ -142,7 +143,7 @@ EVENTS: tuple[SocketEvent, ...] = (
         "lastChangeSeq}, also the messages changed since (docs/contract.md §12), in "
         "changeSeq order with a `changeSeq` cursor and `hasMore`. Rate limited per user.",
         SyncSchema,
-        r.SyncAckSchema,
+        ev.SyncAckSchema,
     ),
     _client(
         "edit_message",
@@ -188,12 +189,12 @@ EVENTS: tuple[SocketEvent, ...] = (
         r.ChangedMessageEnvelopeSchema,
     ),
     # -- server -> client ----------------------------------------------------------------
-    _server("authenticated", "The socket is authenticated.", r.AuthenticatedSchema),
+    _server("authenticated", "The socket is authenticated.", ev.AuthenticatedSchema),
     _server(
         "auth_error",
         "A token was refused, or the socket did not authenticate in "
         "time (then it is disconnected).",
-        r.AuthErrorSchema,
+        ev.AuthErrorSchema,
     ),
     _server(
         "new_message", "A message was stored in one of the caller's rooms.", r.MessageEnvelopeSchema
@@ -209,31 +210,31 @@ EVENTS: tuple[SocketEvent, ...] = (
         "pin, a thread's reply count): the whole current message (clients replace their "
         "copy by id; in a direct room with the DM fields) and the room's change number of "
         "this change (gap-free per room: a jump means a missed change).",
-        r.MessageUpdatedSchema,
+        ev.MessageUpdatedSchema,
     ),
-    _server("user_joined", "Someone joined one of the caller's rooms.", r.UserJoinedSchema),
-    _server("user_left", "Someone left one of the caller's rooms.", r.UserLeftSchema),
-    _server("user_typing", "Someone is typing in one of the caller's rooms.", r.UserTypingSchema),
-    _server("user_stopped_typing", "Someone stopped typing.", r.UserStoppedTypingSchema),
+    _server("user_joined", "Someone joined one of the caller's rooms.", ev.UserJoinedSchema),
+    _server("user_left", "Someone left one of the caller's rooms.", ev.UserLeftSchema),
+    _server("user_typing", "Someone is typing in one of the caller's rooms.", ev.UserTypingSchema),
+    _server("user_stopped_typing", "Someone stopped typing.", ev.UserStoppedTypingSchema),
     _server(
         "presence",
         "A member of one of the caller's (not too large) rooms came "
         "online or went offline; coalesced to one per user per second.",
-        r.PresenceSchema,
+        ev.PresenceSchema,
     ),
     _server(
         "unread",
         "Unread state: every room on connect (with total), one room when "
         "its pointer moves or a DM arrives.",
-        r.UnreadSchema,
+        ev.UnreadSchema,
     ),
     _server(
-        "read_receipt", "A member of a small room or DM read up to a seq.", r.ReadReceiptSchema
+        "read_receipt", "A member of a small room or DM read up to a seq.", ev.ReadReceiptSchema
     ),
     _server(
         "delivery_receipt",
         "A member of a small room or DM confirmed receiving up to a seq.",
-        r.ReadReceiptSchema,
+        ev.ReadReceiptSchema,
     ),
     _server("room_invite", "The caller was invited into a private room.", r.InviteCreatedSchema),
     _server("error", "A problem not tied to one client event.", ErrorEventSchema),
@@ -241,13 +242,13 @@ EVENTS: tuple[SocketEvent, ...] = (
         "session_revoked",
         "The session was logged out (or its refresh token reused): "
         "the socket is disconnected right after.",
-        r.SessionRevokedSchema,
+        ev.SessionRevokedSchema,
     ),
     _server(
         "server_shutdown",
         "This instance is shutting down: reconnect after the given "
         "delay (through the load balancer) and `sync`.",
-        r.ServerShutdownSchema,
+        ev.ServerShutdownSchema,
     ),
 )
 

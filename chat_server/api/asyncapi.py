@@ -22,14 +22,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
-from chat_server.api.openapi import (
-    API_TITLE,
-    API_VERSION,
-    _add_schema_rules,
-    _schema_name_resolver,
-    _text_rules,
-)
-from schemas import responses as r
+from chat_server.api.json_schema import add_schema_rules, schema_name_resolver, text_rules
+from chat_server.api.openapi import API_TITLE, API_VERSION
+from schemas import event_payloads as ev
 from schemas.common import CamelSchema
 from schemas.socket_events import EVENTS, NAMESPACE, SocketEvent
 
@@ -92,7 +87,7 @@ def _ok_schema(event: SocketEvent) -> type[Schema]:
 
 
 def _json_schema_spec() -> tuple[APISpec, MarshmallowPlugin]:
-    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name_resolver)
     spec = APISpec(
         title=API_TITLE,
         version=API_VERSION,
@@ -100,7 +95,7 @@ def _json_schema_spec() -> tuple[APISpec, MarshmallowPlugin]:
         plugins=[plugin],
     )
     assert plugin.converter is not None
-    plugin.converter.add_attribute_function(_text_rules)
+    plugin.converter.add_attribute_function(text_rules)
     return spec, plugin
 
 
@@ -128,7 +123,7 @@ def asyncapi_document() -> dict[str, Any]:
     spec, plugin = _json_schema_spec()
     converter = plugin.converter
     assert converter is not None
-    ack_error = converter.resolve_nested_schema(r.AckErrorSchema)
+    ack_error = converter.resolve_nested_schema(ev.AckErrorSchema)
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for event in EVENTS:
@@ -183,7 +178,7 @@ def asyncapi_document() -> dict[str, Any]:
 def _schemas(spec: APISpec) -> dict[str, Any]:
     """The named schemas, with the cross-field rules of `schemas/`, as JSON Schema."""
     components = spec.to_dict().get("components", {})
-    _add_schema_rules(components)
+    add_schema_rules(components)
     schemas: dict[str, Any] = _json_schema(components.get("schemas", {}))
     return schemas
 

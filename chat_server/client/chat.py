@@ -1,8 +1,9 @@
 """`ChatClient`: the thin facade a bot uses, wiring the client's parts together.
 
 Owns: the public API (login/register, connect/close/logout, send/send_dm into the outbox,
-next_message/on_message, the bot helpers mixed in from helpers.py), the client's
-background tasks (send loop, token refresh, `on_message` dispatch) and ending the session
+next_message/on_message, the bot helpers mixed in from helpers.py, the message changes
+mixed in from actions.py), the client's background tasks (send loop, token refresh,
+`on_message`/`on_update` dispatch) and ending the session
 (revoked, logged out). Must not: hold delivery, retry or ordering rules itself (`Outbox`,
 `Ordering`, `Receiver`, `Sender`), talk HTTP (`RestApi`) or manage reconnects
 (`Connection`); it only composes them.
@@ -20,6 +21,8 @@ from typing import Any
 
 import aiohttp
 
+from .actions import MessageActions, UpdateHandler
+from .changes import ChangeTracker
 from .connection import (
     NAMESPACE,
     RECONNECT_DELAY_INITIAL_S,
@@ -54,13 +57,19 @@ class ClientStats:
     syncs: int = 0
     resends: int = 0
     refreshes: int = 0
+    # Message changes (updates()): delivered, dropped as duplicates, changeSeq gaps seen.
+    updates: int = 0
+    update_duplicates: int = 0
+    change_gaps_detected: int = 0
 
 
-class ChatClient(BotHelpers):
+class ChatClient(MessageActions, BotHelpers):
     """An async chat client with outbox, reconnect, gap filling and token refresh.
 
     Delivered messages (own and others', room messages and DMs, each once, per room in seq
-    order) are put on `messages` (an asyncio.Queue), or passed to `on_message` if given.
+    order) are put on `messages` (an asyncio.Queue), or passed to `on_message` if given;
+    message changes (each once, per room in changeSeq order, live and recovered) likewise
+    on `updates_queue` / `updates()`, or passed to `on_update`.
     """
 
     def __init__(
@@ -73,6 +82,8 @@ class ChatClient(BotHelpers):
         user: dict[str, Any] | None = None,
         on_message: MessageHandler | None = None,
         since: dict[str, int] | None = None,
+        on_update: UpdateHandler | None = None,
+        changes_since: dict[str, int] | None = None,
         transports: list[str] | None = None,
         http: aiohttp.ClientSession | None = None,
         ack_timeout_s: float = ACK_TIMEOUT_S,
@@ -83,6 +94,7 @@ class ChatClient(BotHelpers):
 
         `since` maps room ids to the last seq already seen (resuming a bot): messages after
         it are delivered on connect. Rooms not in it start from the newest message.
+        `changes_since` likewise maps rooms to the last changeSeq applied.
         `transports` defaults to websocket only; `["polling"]` forces long-polling.
         """
         self.base_url = base_url.rstrip("/")
@@ -106,14 +118,18 @@ class ChatClient(BotHelpers):
             reconnect_delay_initial_s=reconnect_delay_initial_s,
             reconnect_delay_max_s=reconnect_delay_max_s,
         )
-        self._receiver = Receiver(Ordering(since), self._conn, self._rest)
+        self._receiver = Receiver(
+            Ordering(since), self._conn, self._rest, ChangeTracker(changes_since)
+        )
         self._sender = Sender(self._outbox, self._conn, self._receiver)
         self._on_message = on_message
+        self._on_update = on_update
         self._tasks: list[asyncio.Task[Any]] = []
         self._closed = False
         self._session_over: ChatClientError | None = None
         for event in ("new_message", "new_dm"):
             self._conn.on(event, self._receiver.on_new_message)
+        self._conn.on("message_updated", self._receiver.on_message_updated)
         self._conn.on("unread", self._receiver.on_unread)
         self._conn.on("auth_error", lambda data=None: log.info("auth_error data=%r", data))
         self._conn.on("session_revoked", self._on_session_revoked)
@@ -207,6 +223,7 @@ class ChatClient(BotHelpers):
     @property
     def stats(self) -> ClientStats:
         ordering = self._receiver.ordering.stats
+        changes = self._receiver.changes.stats
         return ClientStats(
             connects=self._conn.connects,
             disconnects=self._conn.disconnects,
@@ -216,6 +233,9 @@ class ChatClient(BotHelpers):
             syncs=self._receiver.syncs,
             resends=self._outbox.resends,
             refreshes=self._rest.refreshes,
+            updates=changes.delivered,
+            update_duplicates=changes.duplicates,
+            change_gaps_detected=changes.gaps_detected,
         )
 
     # -- connection --------------------------------------------------------------------
@@ -236,7 +256,19 @@ class ChatClient(BotHelpers):
             asyncio.create_task(self._refresh_loop(), name="chat-client-refresh"),
         ]
         if self._on_message is not None:
-            self._tasks.append(asyncio.create_task(self._dispatch(), name="chat-client-dispatch"))
+            self._tasks.append(
+                asyncio.create_task(
+                    _dispatch(self._receiver.messages, self._on_message, "on_message"),
+                    name="chat-client-dispatch",
+                )
+            )
+        if self._on_update is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    _dispatch(self._receiver.updates, self._on_update, "on_update"),
+                    name="chat-client-dispatch-updates",
+                )
+            )
 
     async def wait_connected(self) -> None:
         """Wait until connected and caught up (e.g. after a reconnect); bound it with
@@ -288,10 +320,14 @@ class ChatClient(BotHelpers):
         client_msg_id: str | None = None,
         message_type: str = "text",
         file_id: str | None = None,
+        thread_id: str | None = None,
     ) -> PendingMessage:
-        """Put a room message in the outbox without waiting; `.future` resolves with the
-        stored message once acked. It is re-sent until acked or refused for good."""
-        return self._enqueue(str(room_id), None, content, client_msg_id, message_type, file_id)
+        """Put a room message (with thread_id: a reply in that thread) in the outbox without
+        waiting; `.future` resolves with the stored message once acked. It is re-sent
+        until acked or refused for good."""
+        return self._enqueue(
+            str(room_id), None, content, client_msg_id, message_type, file_id, thread_id
+        )
 
     def enqueue_dm(
         self,
@@ -309,9 +345,9 @@ class ChatClient(BotHelpers):
         """Send a room message and wait for the server's ack; returns the stored message.
 
         Options: client_msg_id, message_type ("text", "image", "file"), file_id (from
-        `upload`). While disconnected the message waits in the outbox. Cancelling this call
-        does not take the message back. Raises ChatClientError for a refusal that retrying
-        cannot fix (validation, not found).
+        `upload`), thread_id (a reply; see `reply`). While disconnected the message waits
+        in the outbox. Cancelling this call does not take the message back. Raises
+        ChatClientError for a refusal that retrying cannot fix (validation, not found).
         """
         return await asyncio.shield(self.enqueue(room_id, content, **options).future)
 
@@ -328,13 +364,14 @@ class ChatClient(BotHelpers):
         client_msg_id: str | None,
         message_type: str,
         file_id: str | None,
+        thread_id: str | None = None,
     ) -> PendingMessage:
         if self._closed:
             raise ClientClosed()
         if self._session_over is not None:
             raise self._session_over
         return self._sender.enqueue(
-            room_id, recipient_id, content, client_msg_id, message_type, file_id
+            room_id, recipient_id, content, client_msg_id, message_type, file_id, thread_id
         )
 
     # -- receiving ---------------------------------------------------------------------
@@ -343,18 +380,6 @@ class ChatClient(BotHelpers):
         """The next delivered message (when no `on_message` callback was given); bound the
         wait with `asyncio.timeout`."""
         return await self._receiver.messages.get()
-
-    async def _dispatch(self) -> None:
-        """Hand delivered messages to `on_message`, one at a time, in delivery order."""
-        assert self._on_message is not None
-        while True:
-            message = await self._receiver.messages.get()
-            try:
-                result = self._on_message(message)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("on_message_failed message_id=%s", message.get("id"))
 
     # -- lifecycle hooks ---------------------------------------------------------------
 
@@ -406,6 +431,20 @@ class ChatClient(BotHelpers):
 
     def _on_server_shutdown(self, data: Any = None) -> None:
         self._conn.shutdown_hint(data.get("reconnectAfterMs") if isinstance(data, dict) else None)
+
+
+async def _dispatch(
+    queue: asyncio.Queue[Any], handler: Callable[[Any], Awaitable[None] | None], name: str
+) -> None:
+    """Hand delivered items to a callback, one at a time, in delivery order."""
+    while True:
+        item = await queue.get()
+        try:
+            result = handler(item)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("%s_failed", name)
 
 
 __all__ = ["NAMESPACE", "ChatClient", "ClientStats", "MessageHandler"]

@@ -49,6 +49,8 @@ class PendingMessage:
     future: asyncio.Future[dict[str, Any]]
     recipient_id: str | None = None
     file_id: str | None = None
+    # A thread reply: the root message's id (room messages only).
+    thread_id: str | None = None
     attempts: int = 0
     failures: int = 0
     in_flight: bool = False
@@ -76,6 +78,8 @@ class PendingMessage:
         }
         if self.file_id is not None:
             body["fileId"] = self.file_id
+        if self.thread_id is not None:
+            body["threadId"] = self.thread_id
         return body
 
 

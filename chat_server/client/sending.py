@@ -41,8 +41,10 @@ class Sender:
         client_msg_id: str | None,
         message_type: str,
         file_id: str | None,
+        thread_id: str | None = None,
     ) -> PendingMessage:
-        """Queue a room message (room_id) or a DM (recipient_id) and wake the loop."""
+        """Queue a room message (room_id; a thread reply with thread_id) or a DM
+        (recipient_id) and wake the loop."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         # A caller that stopped waiting must not cause "exception never retrieved" noise.
         future.add_done_callback(_retrieve)
@@ -54,6 +56,7 @@ class Sender:
                 content=content,
                 message_type=message_type,
                 file_id=file_id,
+                thread_id=thread_id,
                 future=future,
             )
         )

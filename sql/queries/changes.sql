@@ -16,14 +16,11 @@ UPDATE messages SET change_seq = :change_seq WHERE id = :message_id;
 -- name: current_message(message_id)^
 -- A message's whole current state, as history pages return it (sender name, file), and
 -- in a direct room the member who is not its author (DMs carry recipientId everywhere).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+SELECT m.*,
        CASE WHEN d.room_id IS NULL THEN NULL
             WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
            AS dm_recipient_id
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
-LEFT JOIN direct_rooms d ON d.room_id = m.room_id
+FROM message_rows m LEFT JOIN direct_rooms d ON d.room_id = m.room_id
 WHERE m.id = :message_id;
 
 -- name: record_edit(message_id, content, content_html, written_at)!
@@ -39,14 +36,11 @@ WHERE id = :message_id;
 
 -- name: room_message(room_id, message_id)^
 -- One message of a room in its current state (NULL when it is not in this room).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+SELECT m.*,
        CASE WHEN d.room_id IS NULL THEN NULL
             WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
            AS dm_recipient_id
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
-LEFT JOIN direct_rooms d ON d.room_id = m.room_id
+FROM message_rows m LEFT JOIN direct_rooms d ON d.room_id = m.room_id
 WHERE m.id = :message_id AND m.room_id = :room_id;
 
 -- name: list_edits(message_id)
@@ -76,14 +70,11 @@ SELECT last_change_seq FROM rooms WHERE id = :room_id;
 -- name: changes_after(room_id, after, limit)
 -- The change feed: the current state of the room's messages changed after change number
 -- :after, in change order (each message once, at its latest change), with the DM fields.
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+SELECT m.*,
        CASE WHEN d.room_id IS NULL THEN NULL
             WHEN d.user_low = m.user_id THEN d.user_high ELSE d.user_low END
            AS dm_recipient_id
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
-LEFT JOIN direct_rooms d ON d.room_id = m.room_id
+FROM message_rows m LEFT JOIN direct_rooms d ON d.room_id = m.room_id
 WHERE m.room_id = :room_id AND m.change_seq > :after
 ORDER BY m.change_seq
 LIMIT :limit;

@@ -1,9 +1,6 @@
 -- name: find_by_client_msg_id(user_id, client_msg_id)^
 -- A sender's earlier message with this clientMsgId (idempotent retry).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+SELECT m.* FROM message_rows m
 WHERE m.user_id = :user_id AND m.client_msg_id = :client_msg_id;
 
 -- name: insert_message(room_id, user_id, content, content_html, message_type, file_id, client_msg_id, thread_id)^
@@ -27,20 +24,14 @@ WHERE room_id = :room_id AND user_id = :user_id;
 
 -- name: messages_before(limit, before, room_id)
 -- Up to :limit messages older than seq :before, newest first (the caller reverses them).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+SELECT m.* FROM message_rows m
 WHERE m.room_id = :room_id AND m.seq < :before
 ORDER BY m.seq DESC
 LIMIT :limit;
 
 -- name: messages_after(limit, after, room_id)
 -- Up to :limit messages newer than seq :after, oldest first (sync and forward paging).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+SELECT m.* FROM message_rows m
 WHERE m.room_id = :room_id AND m.seq > :after
 ORDER BY m.seq ASC
 LIMIT :limit;

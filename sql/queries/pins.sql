@@ -17,10 +17,7 @@ WHERE room_id = :room_id AND pinned_at IS NOT NULL AND deleted_at IS NULL;
 
 -- name: pinned_messages(room_id, limit)
 -- A room's pinned messages, newest pin first (tombstones are not listed).
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+SELECT m.* FROM message_rows m
 WHERE m.room_id = :room_id AND m.pinned_at IS NOT NULL AND m.deleted_at IS NULL
 ORDER BY m.pinned_at DESC, m.seq DESC
 LIMIT :limit;

@@ -18,10 +18,7 @@ RETURNING m.change_seq;
 
 -- name: thread_replies(root_id, after, limit)
 -- Up to :limit replies of a thread after seq :after, oldest first.
-SELECT m.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
-       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
-       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name
-FROM messages m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN files f ON f.id = m.file_id
+SELECT m.* FROM message_rows m
 WHERE m.thread_id = :root_id AND m.seq > :after
 ORDER BY m.seq ASC
 LIMIT :limit;

@@ -23,7 +23,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import aiohttp
@@ -79,6 +79,10 @@ class Peer:
         self.connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._closed = False
+        # Cleared, the peer stays away after losing its connection until it is set again
+        # (a client that is slow to come back, so that it misses what happens meanwhile).
+        self.may_connect = asyncio.Event()
+        self.may_connect.set()
         self._task: asyncio.Task[None] | None = None
         self._gap_tasks: dict[str, asyncio.Task[None]] = {}
         # Delivery state per room: last delivered seq, out-of-order buffer, delivered list.
@@ -134,6 +138,7 @@ class Peer:
     async def _run(self) -> None:
         delay = 0.1
         while not self._closed:
+            await self.may_connect.wait()
             sio = socketio.AsyncClient(reconnection=False, http_session=self.http)
             lost = asyncio.Event()
             self._register(sio, lost)
@@ -241,11 +246,19 @@ class Peer:
         return ack  # type: ignore[no-any-return]
 
     async def send(
-        self, room_id: str, content: str, *, deadline_s: float = SEND_DEADLINE_S
+        self,
+        room_id: str,
+        content: str,
+        *,
+        thread_id: str | None = None,
+        deadline_s: float = SEND_DEADLINE_S,
     ) -> dict[str, Any]:
-        """Send until acked, retrying with the same clientMsgId; returns the stored message."""
+        """Send until acked, retrying with the same clientMsgId; returns the stored message.
+        With `thread_id`, a reply in that root's thread."""
         client_msg_id = str(uuid.uuid4())
         payload = {"roomId": room_id, "content": content, "clientMsgId": client_msg_id}
+        if thread_id is not None:
+            payload["threadId"] = thread_id
         end = time.monotonic() + deadline_s
         while True:
             left = end - time.monotonic()
@@ -310,16 +323,28 @@ class Peer:
     async def _sync_rooms(self, room_ids: list[str]) -> None:
         """`sync` until no page says hasMore."""
         while room_ids:
-            ack = await self.call("sync", {"rooms": {r: self.last_seq[r] for r in room_ids}})
+            ack = await self.call("sync", self._sync_request(room_ids))
             if not ack.get("ok"):
                 raise NotConnected(f"{self.name}: sync failed: {ack}")
-            more = []
-            for room_id, page in ack["rooms"].items():
-                for message in page["messages"]:
-                    self.ingest(message)
-                if page["hasMore"]:
-                    more.append(room_id)
-            room_ids = more
+            room_ids = self._sync_answer(ack)
+
+    def _sync_request(self, room_ids: list[str]) -> dict[str, Any]:
+        """The `sync` payload for these rooms (subclasses add to it)."""
+        return {"rooms": {r: self.last_seq[r] for r in room_ids}}
+
+    def _sync_answer(self, ack: dict[str, Any]) -> list[str]:
+        """Take in a `sync` ack; returns the rooms that have more to fetch."""
+        more = []
+        for room_id, page in ack["rooms"].items():
+            for message in page["messages"]:
+                self.ingest(message)
+            if page["hasMore"]:
+                more.append(room_id)
+        return more
+
+    def _pending(self) -> bool:
+        """Something received is still waiting for a gap to be filled."""
+        return any(self.buffer.values())
 
     async def settle(self, timeout: float = 20.0) -> None:
         """Be connected and caught up: a final sync, nothing left in the gap buffers."""
@@ -328,7 +353,7 @@ class Peer:
             try:
                 await asyncio.wait_for(self.connected.wait(), max(0.1, deadline - time.monotonic()))
                 await self._sync_all()
-                if not any(self.buffer.values()):
+                if not self._pending():
                     return
             except (NotConnected, TimeoutError):
                 pass
@@ -394,7 +419,7 @@ async def room_history(http: aiohttp.ClientSession, url: str, token: str, room_i
         after = body["messages"][-1]["seq"]
 
 
-def assert_complete(peers: list[Peer], room_id: str, stored: list[dict[str, Any]], base: int):
+def assert_complete(peers: Sequence[Peer], room_id: str, stored: list[dict[str, Any]], base: int):
     """Nothing lost, nothing doubled, order kept:
 
     - storage: seqs base+1..N without holes, every clientMsgId stored once;

@@ -70,6 +70,12 @@ const ICONS = {
   chat: ["M4 5h16v11H9l-5 4z"],
   compass: ["M12 21a9 9 0 100-18 9 9 0 000 18z", "M15.5 8.5l-2 5-5 2 2-5z"],
   down: ["M12 5v14", "M6 13l6 6 6-6"],
+  // Message actions (message_actions.js).
+  smile: ["M12 21a9 9 0 100-18 9 9 0 000 18z", "M8.5 14.5a4.5 4.5 0 007 0", "M9 9.5h.01", "M15 9.5h.01"],
+  thread: ["M4 5h16v10H10l-4 4v-4H4z", "M8 9h8", "M8 12h5"],
+  edit: ["M4 20h4L19 9l-4-4L4 16z", "M13.5 6.5l4 4"],
+  pin: ["M9 4h6", "M10 4v6l-3 4h10l-3-4V4", "M12 14v6"],
+  trash: ["M4 7h16", "M10 11v6", "M14 11v6", "M6 7l1 13h10l1-13", "M9 7V4h6v3"],
 };
 
 export function icon(name, extraClass = "") {

@@ -16,6 +16,7 @@ import {
 import { applyIncoming } from "./delivery.js";
 import { refreshListsSoon, refreshLobbySoon } from "./history.js";
 import { removeChat } from "./navigation.js";
+import { onMessageUpdated } from "./changes.js";
 
 export function bindEvents(socket) {
   socket.on("new_message", onNewMessage);
@@ -29,6 +30,8 @@ export function bindEvents(socket) {
   socket.on("user_joined", onUserJoined);
   socket.on("user_left", onUserLeft);
   socket.on("room_invite", onRoomInvite);
+  // Edits, deletions, reactions, pins, thread counts (changes.js applies them).
+  socket.on("message_updated", onMessageUpdated);
 }
 
 function onNewMessage({ message }) {

@@ -15,6 +15,7 @@ import {
   bumpDelivered,
 } from "./state.js";
 import { markReadSoon } from "./delivery.js";
+import { noteLoaded } from "./changes.js";
 import { removeChat } from "./navigation.js";
 
 async function loadRooms() {
@@ -115,6 +116,8 @@ export async function loadInitial(chat) {
   chat.loading = true;
   chat.loadError = null;
   render("messages");
+  // Changes the room had when a list answered before this page was asked for are in it.
+  const changesBefore = chat.listedChangeSeq;
   try {
     const page = await api("GET", historyUrl(chat, { limit: PAGE_SIZE }));
     if (chat.kind === "dm") setDmRoom(chat, page.roomId);
@@ -122,6 +125,7 @@ export async function loadInitial(chat) {
     chat.hasMore = page.hasMore;
     chat.lastSeq = Math.max(chat.lastSeq, page.lastSeq || 0);
     chat.loaded = true;
+    noteLoaded(chat, page, changesBefore);
   } catch (e) {
     chat.loadError = e.message;
   } finally {

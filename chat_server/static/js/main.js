@@ -30,6 +30,13 @@ import { renderMessages, wireMessages } from "./views/messages.js";
 import { renderTyping } from "./views/typing.js";
 import { renderMembers, wireMembers } from "./views/members.js";
 import { renderBanner } from "./views/banner.js";
+import { wireMessageActions } from "./message_actions.js";
+import { renderSheet } from "./views/message_actions.js";
+import { wireThreads } from "./threads.js";
+import { renderThreadPanel } from "./views/thread_panel.js";
+import { renderPicker, wirePicker } from "./views/emoji_picker.js";
+import { renderPins, wirePins } from "./views/pins.js";
+import { renderEditHistory, wireEditHistory } from "./views/edit_history.js";
 
 // Presence wording ("5 min ago") goes stale: redraw it this often.
 const REFRESH_AGO_MS = 60000;
@@ -42,6 +49,14 @@ subscribe("members", renderMembers);
 subscribe("banner", renderBanner);
 subscribe("uploads", renderUploads);
 subscribe("outbox", saveOutbox);
+// Messages that change (docs/web-client.md): threads follow the messages they hold.
+subscribe("messages", renderThreadPanel);
+subscribe("thread", renderThreadPanel);
+subscribe("sheet", renderSheet);
+subscribe("picker", renderPicker);
+subscribe("header", renderPins);
+subscribe("pins", renderPins);
+subscribe("editHistory", renderEditHistory);
 
 async function startApp(me) {
   state.me = me;
@@ -86,6 +101,11 @@ function wire() {
   wireUploads();
   wireMessages();
   wireMembers();
+  wireMessageActions();
+  wireThreads();
+  wirePicker();
+  wirePins();
+  wireEditHistory();
   $("#back-btn").addEventListener("click", () => {
     showConversation(false);
     stopTyping();

@@ -87,6 +87,8 @@ export function enqueue(chat, fields) {
     content: fields.content || "",
     messageType: fields.messageType || "text",
     fileId: fields.fileId || null,
+    // A reply in a thread (threads.js): the root message's id.
+    threadId: fields.threadId || null,
     file: fields.file || null,
     createdAt: new Date().toISOString(),
     state: "queued",
@@ -94,8 +96,8 @@ export function enqueue(chat, fields) {
   };
   state.outbox.push(item);
   saveOutbox();
-  state.stick = true;
-  render("messages", "banner");
+  if (!item.threadId) state.stick = true;
+  render("messages", "banner", "thread");
   pump();
 }
 
@@ -136,6 +138,7 @@ async function sendItem(item) {
   render("messages");
   const payload = { content: item.content, clientMsgId: item.clientMsgId, messageType: item.messageType };
   if (item.fileId) payload.fileId = item.fileId;
+  if (item.threadId) payload.threadId = item.threadId;
   let event = "send_message";
   if (item.recipientId) {
     event = "send_dm";

@@ -15,6 +15,7 @@ import { pump } from "./outbox.js";
 import { resetTyping } from "./composer.js";
 import { signOut, fatal } from "./auth.js";
 import { bindEvents } from "./events.js";
+import { changesForSync, applySyncChanges } from "./changes.js";
 
 export async function connectSocket() {
   let mod;
@@ -147,11 +148,16 @@ async function onConnected() {
   for (const chat of state.chats.values()) {
     if (chat.roomId) entries.push([chat.roomId, chat.loaded ? maxSeq(chat) : chat.lastSeq]);
   }
-  const results = { rooms: {}, errors: {} };
+  const results = { rooms: {}, errors: {}, changes: {} };
   for (let i = 0; i === 0 || i < entries.length; i += SYNC_CHUNK) {
+    const chunk = entries.slice(i, i + SYNC_CHUNK);
+    // Edits, deletions, reactions... made while away (changes.js), for loaded conversations.
+    const changes = changesForSync(chunk.map(([roomId]) => roomId));
+    const body = { rooms: Object.fromEntries(chunk) };
+    if (Object.keys(changes).length) body.changes = changes;
     let ack;
     try {
-      ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("sync", { rooms: Object.fromEntries(entries.slice(i, i + SYNC_CHUNK)) });
+      ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck("sync", body);
     } catch {
       return; // the connection went away again; the next connect syncs
     }
@@ -173,9 +179,11 @@ async function onConnected() {
     }
     Object.assign(results.rooms, ack.rooms);
     Object.assign(results.errors, ack.errors);
+    Object.assign(results.changes, ack.changes);
   }
   state.authed = true;
   applySync(results);
+  applySyncChanges(results.changes);
   const active = activeChat();
   if (active && (active.readPending || active.lastReadSeq > (results.rooms[active.roomId] || {}).lastReadSeq)) {
     active.readPending = false;

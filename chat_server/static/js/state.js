@@ -33,6 +33,15 @@ export const state = {
   stick: true,
   signedOut: false,
   uploads: [],
+  // Messages that change (docs/web-client.md, "Messages that change"): what the user is
+  // doing to one message right now. Each is owned by its module (edit.js, threads.js,
+  // reactions.js, message_actions.js) and drawn by its view.
+  editing: null, // {key, id}: the message edited in place
+  editHistory: null, // {key, id, loading, versions, error}: the "(edited)" popover
+  thread: null, // {key, rootId, root, replies: Map(seq -> message), loading, hasMore, error}
+  picker: null, // {key, id, query, x, y}: the emoji picker, for a message
+  sheet: null, // {key, id}: the action sheet a long press opened (phones)
+  pinsOpen: false, // the pinned-messages list of the room header
 };
 
 // ---- the render scheduler --------------------------------------------------------------------
@@ -77,6 +86,11 @@ function newChat(key, kind) {
     counted: new Set(),
     // The first unread message when the conversation was opened: the "New messages" line.
     newFromSeq: null,
+    // Changes (docs/contract.md §12): every change up to `changeSeq` is applied here;
+    // changes that arrive while the first page loads wait in `pendingChanges`.
+    changeSeq: 0, pendingChanges: null, listedChangeSeq: 0,
+    // The pinned messages (id -> message) once fetched; null before.
+    pins: null,
   };
 }
 
@@ -106,6 +120,8 @@ export function roomChat(room) {
     chat.memberCount = room.memberCount;
     chat.counted.clear();
   }
+  // Where the room's changes stood when a list said so (a starting point for changes.js).
+  if (typeof room.changeSeq === "number") chat.listedChangeSeq = Math.max(chat.listedChangeSeq, room.changeSeq);
   if (typeof room.lastSeq === "number") {
     if (typeof room.unreadCount === "number") {
       chat.lastReadSeq = Math.max(chat.lastReadSeq, room.lastSeq - room.unreadCount);
@@ -161,7 +177,9 @@ export function mergeMessages(chat, messages) {
   if (!messages.length) return;
   const bySeq = new Map(chat.messages.map((m) => [m.seq, m]));
   for (const m of messages) {
-    bySeq.set(m.seq, m);
+    // A page fetched before a change we already applied must not bring the old text back.
+    const held = bySeq.get(m.seq);
+    if (!held || !(held.changeSeq > (m.changeSeq || 0))) bySeq.set(m.seq, m);
     if (m.userId === state.me.id && m.clientMsgId) dropOutbox(m.clientMsgId);
   }
   chat.messages = [...bySeq.values()].sort((a, b) => a.seq - b.seq);

@@ -20,6 +20,9 @@ import { state, activeChat, receiptsApply, dropOutbox } from "../state.js";
 import { loadInitial, loadOlder } from "../history.js";
 import { retryItem } from "../outbox.js";
 import { openLightbox } from "../dialogs.js";
+import { editor, editingNow, editedMark, pinMark, tombstone, threadLink } from "./message_parts.js";
+import { reactionChips } from "./reactions.js";
+import { actionBar } from "./message_actions.js";
 
 // How close to the bottom (px) still counts as "at the newest message".
 const STICK_SLACK_PX = 60;
@@ -27,7 +30,8 @@ const STICK_SLACK_PX = 60;
 const LOAD_OLDER_PX = 200;
 
 function pendingFor(chat) {
-  return state.outbox.filter((i) => i.key === chat.key).map((i) => ({
+  // Replies wait in the thread panel, not here (threads.js).
+  return state.outbox.filter((i) => i.key === chat.key && !i.threadId).map((i) => ({
     pending: true, item: i, userId: state.me.id, username: state.me.username, content: i.content,
     messageType: i.messageType, file: i.file, createdAt: i.createdAt, clientMsgId: i.clientMsgId,
   }));
@@ -83,22 +87,30 @@ function messageEl(chat, m) {
   if (m.pending) return pendingEl(m);
   const mine = m.userId === state.me.id;
   const status = mine ? tickStatus(chat, m) : null;
-  const cacheKey = `${m.id}|${status}`;
+  const editing = editingNow(chat, m, "timeline");
+  // A message is drawn again when its ticks, its state (changeSeq) or its editor change.
+  const cacheKey = `${m.id}|${status}|${m.changeSeq || 0}|${editing}|${chat.role}`;
   const cached = chat.els.get(m.id);
   if (cached && cached.key === cacheKey) return cached.el;
   const d = new Date(m.createdAt);
-  const att = attachment(m, openLightbox);
+  const deleted = !!m.deletedAt;
+  const att = deleted ? null : attachment(m, openLightbox);
   const showText = !att || hasCaption(m);
-  const text = showText ? h("div.text", null, messageText(m)) : null;
+  let text = null;
+  if (deleted) text = tombstone();
+  else if (editing) text = editor(chat, m);
+  else if (showText) text = h("div.text", null, messageText(m));
   let title = "";
   if (status === "read") title = `Read by ${readersOf(chat, m).join(", ")}`;
   else if (status === "delivered") title = "Delivered";
   else if (status === "sent") title = "Sent";
-  const el = h(`div.msg${mine ? ".mine" : ""}${att ? ".has-file" : ""}`, {
-    id: `m-${m.id}`, dataset: { seq: String(m.seq), id: m.id, status: status || "" },
+  const el = h(`div.msg${mine ? ".mine" : ""}${att ? ".has-file" : ""}${deleted ? ".deleted" : ""}${editing ? ".editing" : ""}`, {
+    id: `m-${m.id}`, dataset: { seq: String(m.seq), id: m.id, key: chat.key, status: status || "" },
   }, h("div.bubble", null, att, text,
-    h("span.meta", null, h("time", { datetime: m.createdAt, title: formatFull(d) }, formatTime(d)),
-      mine ? ticks(status, title) : null)));
+    h("span.meta", null, pinMark(m), editedMark(chat, m),
+      h("time", { datetime: m.createdAt, title: formatFull(d) }, formatTime(d)),
+      mine && !deleted ? ticks(status, title) : null)),
+  reactionChips(chat, m), threadLink(chat, m), editing ? null : actionBar(chat, m));
   chat.els.set(m.id, { key: cacheKey, el });
   return el;
 }
@@ -139,11 +151,16 @@ export function renderMessages() {
     setChildren(box);
     return;
   }
+  // Redrawing moves the nodes (before they are built, as building moves a reused editor):
+  // a text box being typed in keeps its focus and caret.
+  const focused = box.contains(document.activeElement) ? document.activeElement : null;
+  const caret = focused && "selectionStart" in focused ? [focused.selectionStart, focused.selectionEnd] : null;
   // After an older page was prepended, keep what the user looked at where it was.
   const fromBottom = chat.keepBottomOffset ? box.scrollHeight - box.scrollTop : null;
   chat.keepBottomOffset = false;
   const nodes = [listNote(chat)];
-  const all = chat.loaded ? [...chat.messages, ...pendingFor(chat)] : [];
+  // Replies live in their thread (threads.js): the timeline shows roots and their counts.
+  const all = chat.loaded ? [...chat.messages.filter((m) => !m.threadId), ...pendingFor(chat)] : [];
   // Live-only lines ("bob joined the room") go after the message they followed.
   const events = [...chat.events];
   let day = null;
@@ -180,6 +197,10 @@ export function renderMessages() {
   }
   flushEvents(Infinity);
   setChildren(box, nodes);
+  if (focused && focused.isConnected && document.activeElement !== focused) {
+    focused.focus({ preventScroll: true });
+    if (caret) focused.setSelectionRange(caret[0], caret[1]);
+  }
   if (fromBottom !== null) box.scrollTop = box.scrollHeight - fromBottom;
   else if (state.stick) box.scrollTop = box.scrollHeight;
   $("#jump-btn").hidden = state.stick;
