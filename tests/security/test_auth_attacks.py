@@ -460,8 +460,14 @@ async def test_csrf_every_cookie_authenticated_write_needs_our_origin(start_serv
     server = await start_server(cors_origins=(allowed,))
     owner = await register(server)
     room = await create_room(http, server, owner, private=True)
-    await post_message(http, server, owner, room["id"], "before")
-    ids = {"id": room["id"], "userId": (await register(server)).id, "name": "0" * 32 + ".png"}
+    before = await post_message(http, server, owner, room["id"], "before")
+    ids = {
+        "id": room["id"],
+        "userId": (await register(server)).id,
+        "name": "0" * 32 + ".png",
+        "messageId": before["id"],
+        "emoji": "%F0%9F%91%8D",
+    }
     # Logout last: from our own origin it really ends the session.
     writes = sorted(
         (op for op in OPERATIONS if op.method != "get" and op.auth),
@@ -490,6 +496,7 @@ async def test_csrf_every_cookie_authenticated_write_needs_our_origin(start_serv
         # Nothing changed: still the owner, one message, the session alive.
         status, body = await api(http, server, "GET", f"/api/rooms/{room['id']}/messages", owner)
         assert status == 200 and [m["content"] for m in body["messages"]] == ["before"], body
+        assert body["messages"][0]["changeSeq"] == 0, body  # not edited, reacted or pinned
         async with browser.get(f"{server.url}/api/users/me") as resp:
             assert resp.status == 200
         # Our own origin and the allow-listed one pass the CSRF check (the calls then fail
