@@ -4,8 +4,10 @@ Owns: the reaction rules. Who may react is `access.may_post` (a member; not bloc
 blocker's DM); a tombstone takes no new reactions (409); a message carries at most
 MAX_DISTINCT_EMOJI different emoji (a new one past that is 409); adding or removing twice
 is a no-op that answers the current message (no change number, no event). Each change
-runs in the changing transaction (services/changes.py), where the message's `reactions`
-is recomputed from message_reactions in one statement.
+runs in the changing transaction (services/changes.py): the reaction row is written
+before the room's change number is taken (its unique key tells whether anything changes),
+and the message's `reactions` is recomputed from message_reactions in one statement
+under it.
 Must not: validate the emoji (schemas/reactions.py does, at the edge) or emit anything.
 """
 
@@ -43,20 +45,21 @@ class ReactionService:
         uid = UUID(user_id)
         await self._check(room_id, uid)
 
-        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+        async def prepare(conn: asyncpg.Connection) -> bool:
             await may_post(conn, room_id, uid)
+            return await reaction_store.add(conn, message_id, emoji, uid)
+
+        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
             refuse_deleted(row)
-            if not await reaction_store.add(conn, message_id, emoji, uid):
-                return False
-            if await reaction_store.distinct_emoji(conn, message_id) > MAX_DISTINCT_EMOJI:
+            distinct = await reaction_store.recompute(conn, message_id, MAX_REACTOR_IDS)
+            if distinct > MAX_DISTINCT_EMOJI:
                 raise Conflict(
                     f"A message carries at most {MAX_DISTINCT_EMOJI} different emoji",
                     fields={"emoji": ["This message has no room for another emoji."]},
                 )
-            await reaction_store.recompute(conn, message_id, MAX_REACTOR_IDS)
             return True
 
-        return await self._changes.apply(room_id, message_id, mutate)
+        return await self._changes.apply(room_id, message_id, mutate, prepare=prepare)
 
     async def remove(
         self, user_id: str, room_id: UUID, message_id: UUID, emoji: str
@@ -65,21 +68,22 @@ class ReactionService:
         uid = UUID(user_id)
         await self._check(room_id, uid)
 
-        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
+        async def prepare(conn: asyncpg.Connection) -> bool:
             await may_post(conn, room_id, uid)
-            if not await reaction_store.remove(conn, message_id, emoji, uid):
-                return False
+            return await reaction_store.remove(conn, message_id, emoji, uid)
+
+        async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
             await reaction_store.recompute(conn, message_id, MAX_REACTOR_IDS)
             return True
 
-        return await self._changes.apply(room_id, message_id, mutate)
+        return await self._changes.apply(room_id, message_id, mutate, prepare=prepare)
 
     async def _check(self, room_id: UUID, user_id: UUID) -> None:
         """Count the request against the user's `messages` limit (a change reaches every
         member like a message does: edits count too), and apply the posting rule before
         the changing transaction, so that a refused caller never takes the room's lock nor
-        learns whether a message exists there (`mutate` checks it again under the lock:
-        membership may change in between)."""
+        learns whether a message exists there (`prepare` checks it again in the changing
+        transaction: membership may change in between)."""
         await self._limiter.hit("messages", str(user_id))
         async with self._pool.acquire() as conn:
             await may_post(conn, room_id, user_id)

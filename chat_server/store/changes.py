@@ -17,24 +17,23 @@ from chat_server.store.queries import fetch_all, queries
 Row = dict[str, Any]
 
 
-async def next_change_seq(conn: asyncpg.Connection, room_id: UUID) -> int:
-    """The room's next change number. Must run inside the changing transaction: the rooms
-    row stays locked until commit, so commit order equals change order (no change that
-    commits late can hide behind a later number), and a rolled-back change leaves no gap."""
-    value = await queries.changes.next_change_seq(conn, room_id=room_id)
-    if value is None:
-        raise LookupError(f"room {room_id} does not exist")
-    return int(value)
+async def lock_for_change(
+    conn: asyncpg.Connection, room_id: UUID, message_id: UUID
+) -> tuple[int, Row] | None:
+    """The room's next change number and the message row, both locked until the
+    transaction ends (the rooms row first: commit order equals change order, and a
+    rolled-back change leaves no gap); None when the message is not in this room."""
+    row = await queries.changes.lock_for_change(conn, room_id=room_id, message_id=message_id)
+    if row is None:
+        return None
+    locked = dict(row)
+    return int(locked.pop("next_change_seq")), locked
 
 
-async def lock_message(conn: asyncpg.Connection, room_id: UUID, message_id: UUID) -> Row | None:
-    """The message row, locked until the transaction ends; None if not in this room."""
-    row = await queries.changes.lock_message(conn, room_id=room_id, message_id=message_id)
-    return dict(row) if row else None
-
-
-async def stamp_change(conn: asyncpg.Connection, message_id: UUID, change_seq: int) -> None:
-    await queries.changes.stamp_change(conn, message_id=message_id, change_seq=change_seq)
+async def stamp_and_read(conn: asyncpg.Connection, message_id: UUID, change_seq: int) -> Row:
+    """Record the change number on the message and read it back whole (with the DM fields)."""
+    row = await queries.changes.stamp_and_read(conn, message_id=message_id, change_seq=change_seq)
+    return dict(row)
 
 
 async def current_message(conn: asyncpg.Connection, message_id: UUID) -> Row | None:

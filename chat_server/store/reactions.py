@@ -30,12 +30,10 @@ async def remove(conn: asyncpg.Connection, message_id: UUID, emoji: str, user_id
     return bool(removed)
 
 
-async def distinct_emoji(conn: asyncpg.Connection, message_id: UUID) -> int:
-    return int(await queries.reactions.distinct_emoji(conn, message_id=message_id))
-
-
-async def recompute(conn: asyncpg.Connection, message_id: UUID, max_user_ids: int) -> None:
-    """Rewrite messages.reactions from message_reactions in one statement."""
-    await queries.reactions.recompute_reactions(
+async def recompute(conn: asyncpg.Connection, message_id: UUID, max_user_ids: int) -> int:
+    """Rewrite messages.reactions from message_reactions in one statement; returns how many
+    different emoji the message now carries."""
+    distinct = await queries.reactions.recompute_reactions(
         conn, message_id=message_id, max_user_ids=max_user_ids
     )
+    return int(distinct)

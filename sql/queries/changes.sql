@@ -1,17 +1,30 @@
--- name: next_change_seq(room_id)$
--- Take the room's next change number under its row lock (docs/contract.md §12): commit
--- order equals change order, as for seq. Runs in the changing transaction.
-UPDATE rooms SET last_change_seq = last_change_seq + 1 WHERE id = :room_id
-RETURNING last_change_seq;
+-- name: lock_for_change(room_id, message_id)^
+-- Take the room's next change number under its row lock (docs/contract.md §12: commit
+-- order equals change order, as for seq), then lock the message (rooms row first, as a
+-- send takes them), in one round trip; no row when the message is not in this room.
+-- NO KEY UPDATE: a concurrent reaction's foreign-key check (KEY SHARE) does not wait.
+WITH next AS (
+    UPDATE rooms SET last_change_seq = last_change_seq + 1 WHERE id = :room_id
+    RETURNING last_change_seq
+)
+SELECT m.*, next.last_change_seq AS next_change_seq
+FROM next JOIN messages m ON m.id = :message_id AND m.room_id = :room_id
+FOR NO KEY UPDATE OF m;
 
--- name: lock_message(room_id, message_id)^
--- The message being changed, row-locked for the changing transaction (404 when it is not
--- a message of this room).
-SELECT * FROM messages WHERE id = :message_id AND room_id = :room_id FOR UPDATE;
-
--- name: stamp_change(message_id, change_seq)!
--- The changed message records the room's change number of its latest change.
-UPDATE messages SET change_seq = :change_seq WHERE id = :message_id;
+-- name: stamp_and_read(message_id, change_seq)^
+-- The changed message records the room's change number of its latest change, and comes
+-- back whole (as current_message reads it), in one round trip.
+WITH s AS (
+    UPDATE messages SET change_seq = :change_seq WHERE id = :message_id RETURNING *
+)
+SELECT s.*, u.username, f.stored_name AS file_stored_name, f.original_name AS file_name,
+       f.mime_type AS file_mime_type, f.size_bytes AS file_size, f.width AS file_width,
+       f.height AS file_height, f.thumbnail_name AS file_thumbnail_name,
+       CASE WHEN d.room_id IS NULL THEN NULL
+            WHEN d.user_low = s.user_id THEN d.user_high ELSE d.user_low END
+           AS dm_recipient_id
+FROM s LEFT JOIN users u ON u.id = s.user_id LEFT JOIN files f ON f.id = s.file_id
+LEFT JOIN direct_rooms d ON d.room_id = s.room_id;
 
 -- name: current_message(message_id)^
 -- A message's whole current state, as history pages return it (sender name, file), and

@@ -11,13 +11,10 @@ DELETE FROM message_reactions
 WHERE message_id = :message_id AND emoji = :emoji AND user_id = :user_id
 RETURNING true;
 
--- name: distinct_emoji(message_id)$
--- How many different emoji a message carries (the per-message cap).
-SELECT count(DISTINCT emoji) FROM message_reactions WHERE message_id = :message_id;
-
--- name: recompute_reactions(message_id, max_user_ids)!
+-- name: recompute_reactions(message_id, max_user_ids)$
 -- The message's denormalised reactions [{emoji, count, userIds}] from message_reactions, in
--- first-reaction order, with the first :max_user_ids reactors of each emoji.
+-- first-reaction order, with the first :max_user_ids reactors of each emoji; returns how
+-- many different emoji it carries (the per-message cap).
 UPDATE messages SET reactions = coalesce((
     SELECT jsonb_agg(
                jsonb_build_object('emoji', r.emoji, 'count', r.n, 'userIds', to_jsonb(r.user_ids))
@@ -29,4 +26,5 @@ UPDATE messages SET reactions = coalesce((
         GROUP BY emoji
     ) r
 ), '[]'::jsonb)
-WHERE id = :message_id;
+WHERE id = :message_id
+RETURNING jsonb_array_length(reactions);
