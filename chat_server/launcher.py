@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import ipaddress
 import os
 import resource
 import shutil
@@ -137,9 +138,13 @@ def http_ok(url: str) -> bool:
 
 
 def _connect_host(host: str) -> str:
-    """Where to reach a listener bound to `host` from this machine."""
-    # Compares with the wildcard addresses to connect to loopback instead; binds nothing.
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # nosec B104
+    """Where to reach a listener bound to `host` from this machine: loopback for a
+    wildcard address (0.0.0.0, ::) or none."""
+    try:
+        unspecified = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        unspecified = False
+    return "127.0.0.1" if unspecified else host
 
 
 def spawn(
