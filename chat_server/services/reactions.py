@@ -18,7 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
-from chat_server.errors import Conflict
+from chat_server.errors import Conflict, NotFound
 from chat_server.services.access import may_post, refuse_deleted
 from chat_server.services.changes import MessageChanges
 from chat_server.services.ratelimit import RateLimiter
@@ -47,7 +47,11 @@ class ReactionService:
 
         async def prepare(conn: asyncpg.Connection) -> bool:
             await may_post(conn, room_id, uid)
-            return await reaction_store.add(conn, message_id, emoji, uid)
+            try:
+                return await reaction_store.add(conn, message_id, emoji, uid)
+            except asyncpg.ForeignKeyViolationError:
+                # No such message at all (one of another room is refused under the lock).
+                raise NotFound("Message not found") from None
 
         async def mutate(conn: asyncpg.Connection, row: dict[str, Any]) -> bool:
             refuse_deleted(row)

@@ -10,6 +10,8 @@ message and the room's change counter as they were. Must not: test the socket ev
 
 from __future__ import annotations
 
+import uuid
+
 import emoji as emoji_data
 
 from tests.changes_helpers import (
@@ -206,4 +208,11 @@ async def test_a_message_of_another_room_or_none_is_not_found(server, http, regi
         http, server, "PUT", reaction_path(LOBBY_ID, elsewhere["id"], THUMBS), alice
     )
     assert status == 404, body
+    assert await room_change_seq(http, server, alice, room["id"]) == 0
+    # No such message at all, in a room alice may post in: 404 too, never a 500.
+    for method in ("PUT", "DELETE"):
+        status, body = await api(
+            http, server, method, reaction_path(room["id"], str(uuid.uuid4()), THUMBS), alice
+        )
+        assert status == 404 and body["error"]["code"] == "not_found", (method, body)
     assert await room_change_seq(http, server, alice, room["id"]) == 0
