@@ -235,7 +235,7 @@ def _services_ctx(publisher: Publisher):  # type: ignore[no-untyped-def]
             presence=presence,
             typing=typing,
             limiter=limiter,
-            reactions=ReactionService(pool, changes, limiter),
+            reactions=ReactionService(changes, limiter),
             pins=PinService(pool, changes, limiter),
         )
         log.info("services_ready", instance=config.instance_id)

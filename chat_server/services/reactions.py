@@ -33,8 +33,7 @@ MAX_REACTOR_IDS = 50
 class ReactionService:
     """One user's reactions on the messages of rooms they may post in."""
 
-    def __init__(self, pool: asyncpg.Pool, changes: MessageChanges, limiter: RateLimiter):
-        self._pool = pool
+    def __init__(self, changes: MessageChanges, limiter: RateLimiter):
         self._changes = changes
         self._limiter = limiter
 
@@ -43,7 +42,7 @@ class ReactionService:
     ) -> dict[str, Any]:
         """React; returns the current message (unchanged when the reaction was there)."""
         uid = UUID(user_id)
-        await self._check(room_id, uid)
+        await self._count(uid)
 
         async def prepare(conn: asyncpg.Connection) -> bool:
             await may_post(conn, room_id, uid)
@@ -70,7 +69,7 @@ class ReactionService:
     ) -> dict[str, Any]:
         """Take a reaction back; returns the current message (unchanged when there was none)."""
         uid = UUID(user_id)
-        await self._check(room_id, uid)
+        await self._count(uid)
 
         async def prepare(conn: asyncpg.Connection) -> bool:
             await may_post(conn, room_id, uid)
@@ -82,12 +81,10 @@ class ReactionService:
 
         return await self._changes.apply(room_id, message_id, mutate, prepare=prepare)
 
-    async def _check(self, room_id: UUID, user_id: UUID) -> None:
+    async def _count(self, user_id: UUID) -> None:
         """Count the request against the user's `messages` limit (a change reaches every
-        member like a message does: edits count too), and apply the posting rule before
-        the changing transaction, so that a refused caller never takes the room's lock nor
-        learns whether a message exists there (`prepare` checks it again in the changing
-        transaction: membership may change in between)."""
+        member like a message does: edits count too). The posting rule is `prepare`'s, in
+        the changing transaction before the room's counter is taken and before the
+        reaction row shows whether the message exists: a refused caller neither waits for
+        the room nor learns anything about its messages."""
         await self._limiter.hit("messages", str(user_id))
-        async with self._pool.acquire() as conn:
-            await may_post(conn, room_id, user_id)
